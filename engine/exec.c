@@ -1,0 +1,350 @@
+/*
+ * exec.c: the planner (kernel choice, liveness, memory offsets) and the executor.
+ * Memory: one device buffer. Persistent values (inputs, params, wanted values) are laid out
+ * first; intermediates get first-fit offsets in the rest, freed after their last reader, so
+ * the arena is about the size of the widest point of the graph, not the sum of all values.
+ */
+#include "exec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ALIGN 64u
+#define NO_OFFSET UINT64_MAX
+
+typedef struct step {
+    int32_t          node;
+    const gx_kernel *kernel;
+    gx_tensor       *in, *out;   /* into exec->tensors */
+    gx_tensor        workspace;
+} step;
+
+struct gx_exec {
+    gx_graph    *g;
+    gx_backend  *backend;
+    void        *ctx;
+    void        *buf;
+    uint64_t     arena_bytes;
+    uint64_t    *offset;   /* per value */
+    step        *steps;
+    int32_t      n_steps;
+    gx_tensor   *tensors;
+};
+
+/* ---- a first-fit allocator over offsets (no memory behind it) ---- */
+
+typedef struct block { uint64_t off, size; } block;
+typedef struct fit {
+    block   *free;
+    int32_t  n, cap;
+    uint64_t top;   /* high-water mark */
+} fit;
+
+static uint64_t round_up(uint64_t n) { return (n + ALIGN - 1) & ~(uint64_t)(ALIGN - 1); }
+
+static int fit_alloc(fit *f, uint64_t size, uint64_t *off) {
+    size = round_up(size ? size : 1);
+    for (int32_t i = 0; i < f->n; i++) {
+        if (f->free[i].size >= size) {
+            *off = f->free[i].off;
+            f->free[i].off += size;
+            f->free[i].size -= size;
+            if (f->free[i].size == 0) {
+                memmove(&f->free[i], &f->free[i + 1], sizeof(block) * (size_t)(f->n - i - 1));
+                f->n--;
+            }
+            return 1;
+        }
+    }
+    /* grow at the top, merging with a free block that ends there */
+    if (f->n > 0 && f->free[f->n - 1].off + f->free[f->n - 1].size == f->top) {
+        *off = f->free[f->n - 1].off;
+        f->top = *off + size;
+        f->n--;
+        return 1;
+    }
+    *off = f->top;
+    f->top += size;
+    return 1;
+}
+
+static int fit_release(fit *f, uint64_t off, uint64_t size) {
+    size = round_up(size ? size : 1);
+    int32_t i = 0;
+    while (i < f->n && f->free[i].off < off) i++;
+    if (f->n == f->cap) {
+        int32_t nc = f->cap ? f->cap * 2 : 32;
+        block *p = realloc(f->free, sizeof(block) * (size_t)nc);
+        if (p == NULL) return 0;
+        f->free = p;
+        f->cap = nc;
+    }
+    memmove(&f->free[i + 1], &f->free[i], sizeof(block) * (size_t)(f->n - i));
+    f->free[i] = (block){off, size};
+    f->n++;
+    /* coalesce with neighbours */
+    if (i + 1 < f->n && f->free[i].off + f->free[i].size == f->free[i + 1].off) {
+        f->free[i].size += f->free[i + 1].size;
+        memmove(&f->free[i + 1], &f->free[i + 2], sizeof(block) * (size_t)(f->n - i - 2));
+        f->n--;
+    }
+    if (i > 0 && f->free[i - 1].off + f->free[i - 1].size == f->free[i].off) {
+        f->free[i - 1].size += f->free[i].size;
+        memmove(&f->free[i], &f->free[i + 1], sizeof(block) * (size_t)(f->n - i - 1));
+        f->n--;
+    }
+    return 1;
+}
+
+static uint64_t value_bytes(const gx_value *v) {
+    return (uint64_t)gx_shape_numel(&v->info.shape) * gx_dtype_size(v->info.dtype);
+}
+
+/* ---- planning ---- */
+
+void gx_exec_free(gx_exec *e) {
+    if (e == NULL) return;
+    if (e->buf) e->backend->desc.buffer_free(e->ctx, e->buf);
+    free(e->offset);
+    free(e->steps);
+    free(e->tensors);
+    free(e);
+}
+
+static gx_tensor make_tensor(const gx_exec *e, gx_val v, void *host_base) {
+    const gx_value *val = &e->g->values[v];
+    gx_tensor t = {.dtype = val->info.dtype, .shape = val->info.shape, .buf = e->buf,
+                   .offset = e->offset[v]};
+    t.data = host_base ? (char *)host_base + t.offset : NULL;
+    return t;
+}
+
+gx_status gx_exec_new(gx_graph *g, const char *backend_name, const gx_val *wanted,
+                      int32_t n_wanted, gx_exec **out, gx_diag *d) {
+    *out = NULL;
+    gx_backend *be = backend_name ? gx_registry_find_backend(g->reg, backend_name)
+                                  : gx_registry_default_backend(g->reg);
+    if (be == NULL) {
+        if (backend_name == NULL)
+            return gx_diag_set(d, GX_ERR_NOT_FOUND, "no usable backend is loaded");
+        const char *names[64];
+        int n = gx_registry_n_backends(g->reg);
+        if (n > 64) n = 64;
+        for (int i = 0; i < n; i++) names[i] = gx_registry_backend_at(g->reg, i)->name;
+        const char *near = gx_nearest_name(backend_name, names, n);
+        return gx_diag_set(d, GX_ERR_NOT_FOUND, "unknown backend '%s'%s%s%s", backend_name,
+                           near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+    }
+    gx_exec *e = calloc(1, sizeof *e);
+    if (e == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    e->g = g;
+    e->backend = be;
+    gx_status st = gx_registry_backend_ctx(g->reg, be, &e->ctx, d);
+    if (st != GX_OK) {
+        free(e);
+        return st;
+    }
+
+    int32_t nv = g->n_values, nn = g->n_nodes;
+    unsigned char *live_v = calloc((size_t)nv + 1, 1), *live_n = calloc((size_t)nn + 1, 1),
+                  *pinned = calloc((size_t)nv + 1, 1);
+    int32_t *last_use = malloc(sizeof(int32_t) * ((size_t)nv + 1));
+    e->offset = malloc(sizeof(uint64_t) * ((size_t)nv + 1));
+    fit f = {0};
+    if (!live_v || !live_n || !pinned || !last_use || !e->offset) {
+        st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    /* what is wanted and what it needs */
+    if (wanted == NULL)
+        for (int32_t i = 0; i < g->n_outputs; i++) live_v[g->outputs[i].val] = pinned[g->outputs[i].val] = 1;
+    else
+        for (int32_t i = 0; i < n_wanted; i++) live_v[wanted[i]] = pinned[wanted[i]] = 1;
+    for (int32_t i = 0; i < g->n_inputs; i++) pinned[g->inputs[i].val] = 1;
+    for (int32_t i = 0; i < g->n_params; i++) pinned[g->params[i].val] = 1;
+    for (int32_t n = nn - 1; n >= 0; n--) {
+        const gx_node *nd = &g->nodes[n];
+        for (int32_t j = 0; j < nd->n_out && !live_n[n]; j++) live_n[n] = live_v[nd->out[j]];
+        if (live_n[n])
+            for (int32_t i = 0; i < nd->n_in; i++) live_v[nd->in[i]] = 1;
+    }
+    int32_t n_steps = 0, n_tensors = 0;
+    for (int32_t v = 0; v < nv; v++) {
+        last_use[v] = -1;
+        e->offset[v] = NO_OFFSET;
+    }
+    for (int32_t n = 0; n < nn; n++)
+        if (live_n[n]) {
+            n_steps++;
+            n_tensors += g->nodes[n].n_in + g->nodes[n].n_out;
+        }
+    e->steps = calloc((size_t)n_steps + 1, sizeof(step));
+    e->tensors = calloc((size_t)n_tensors + 1, sizeof(gx_tensor));
+    if (!e->steps || !e->tensors) {
+        st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    /* kernels, and the last step that reads each value */
+    int32_t s = 0;
+    for (int32_t n = 0; n < nn; n++) {
+        if (!live_n[n]) continue;
+        const gx_node *nd = &g->nodes[n];
+        gx_dtype dt = g->values[nd->out[0]].info.dtype;
+        const gx_kernel *k = gx_registry_find_kernel(g->reg, nd->op->name, be->name, dt);
+        if (k == NULL) {
+            st = gx_diag_at(d, GX_ERR_UNSUPPORTED, nd->pos, "no kernel for op '%s' (%s) on backend '%s'",
+                            nd->op->name, gx_dtype_name(dt), be->name);
+            goto done;
+        }
+        e->steps[s].node = n;
+        e->steps[s].kernel = k;
+        for (int32_t i = 0; i < nd->n_in; i++) last_use[nd->in[i]] = s;
+        s++;
+    }
+    e->n_steps = n_steps;
+
+    /* offsets: persistent values first, then intermediates by lifetime */
+    for (int32_t v = 0; v < nv; v++)
+        if (pinned[v] && (live_v[v] || g->values[v].kind != GX_VALUE_NODE))
+            fit_alloc(&f, value_bytes(&g->values[v]), &e->offset[v]);
+    for (s = 0; s < n_steps; s++) {
+        step *sp = &e->steps[s];
+        const gx_node *nd = &g->nodes[sp->node];
+        for (int32_t j = 0; j < nd->n_out; j++) {
+            gx_val v = nd->out[j];
+            if (e->offset[v] == NO_OFFSET) fit_alloc(&f, value_bytes(&g->values[v]), &e->offset[v]);
+        }
+        uint64_t ws = 0;
+        if (sp->kernel->desc.workspace) {
+            gx_tensor_info ii[64], oi[64];
+            int32_t ni = nd->n_in < 64 ? nd->n_in : 64, no = nd->n_out < 64 ? nd->n_out : 64;
+            for (int32_t i = 0; i < ni; i++) ii[i] = g->values[nd->in[i]].info;
+            for (int32_t j = 0; j < no; j++) oi[j] = g->values[nd->out[j]].info;
+            ws = sp->kernel->desc.workspace(ni, ii, no, oi, nd->attrs);
+        }
+        sp->workspace.shape.ndim = 1;
+        sp->workspace.shape.dims[0] = (int64_t)ws;
+        if (ws) fit_alloc(&f, ws, &sp->workspace.offset);
+        /* free what is read for the last time here, and the workspace */
+        if (ws && !fit_release(&f, sp->workspace.offset, ws)) goto nomem;
+        for (int32_t i = 0; i < nd->n_in; i++) {
+            gx_val v = nd->in[i];
+            int dup = 0;
+            for (int32_t k2 = 0; k2 < i; k2++) dup |= nd->in[k2] == v;
+            if (!dup && last_use[v] == s && !pinned[v] &&
+                !fit_release(&f, e->offset[v], value_bytes(&g->values[v])))
+                goto nomem;
+        }
+        /* outputs nobody reads (dead extra outputs of a live node) */
+        for (int32_t j = 0; j < nd->n_out; j++) {
+            gx_val v = nd->out[j];
+            if (last_use[v] < 0 && !pinned[v] &&
+                !fit_release(&f, e->offset[v], value_bytes(&g->values[v])))
+                goto nomem;
+        }
+    }
+    e->arena_bytes = f.top;
+    st = be->desc.buffer_alloc(e->ctx, e->arena_bytes ? e->arena_bytes : ALIGN, &e->buf);
+    if (st != GX_OK) {
+        e->buf = NULL;
+        gx_diag_set(d, st, "backend '%s' could not allocate %llu bytes", be->name,
+                    (unsigned long long)e->arena_bytes);
+        goto done;
+    }
+    void *host = (be->desc.flags & GX_BACKEND_HOST_MEMORY) && be->desc.buffer_host_ptr
+                     ? be->desc.buffer_host_ptr(e->ctx, e->buf)
+                     : NULL;
+    gx_tensor *t = e->tensors;
+    for (s = 0; s < n_steps; s++) {
+        step *sp = &e->steps[s];
+        const gx_node *nd = &g->nodes[sp->node];
+        sp->in = t;
+        for (int32_t i = 0; i < nd->n_in; i++) *t++ = make_tensor(e, nd->in[i], host);
+        sp->out = t;
+        for (int32_t j = 0; j < nd->n_out; j++) *t++ = make_tensor(e, nd->out[j], host);
+        sp->workspace.buf = e->buf;
+        sp->workspace.data = host && sp->workspace.shape.dims[0] ? (char *)host + sp->workspace.offset : NULL;
+    }
+    goto done;
+nomem:
+    st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+done:
+    free(f.free);
+    free(live_v);
+    free(live_n);
+    free(pinned);
+    free(last_use);
+    if (st != GX_OK) {
+        gx_exec_free(e);
+        return st;
+    }
+    *out = e;
+    return GX_OK;
+}
+
+/* ---- running ---- */
+
+static gx_status check_io(gx_exec *e, gx_val v, uint64_t bytes, gx_diag *d) {
+    if (v < 0 || v >= e->g->n_values || e->offset[v] == NO_OFFSET)
+        return gx_diag_set(d, GX_ERR_INVALID, "value %d is not part of this plan", (int)v);
+    uint64_t want = value_bytes(&e->g->values[v]);
+    if (bytes != want)
+        return gx_diag_set(d, GX_ERR_INVALID, "value '%s' holds %llu bytes, got %llu",
+                           e->g->values[v].name ? e->g->values[v].name : "?",
+                           (unsigned long long)want, (unsigned long long)bytes);
+    return GX_OK;
+}
+
+gx_status gx_exec_write(gx_exec *e, gx_val v, const void *src, uint64_t bytes, gx_diag *d) {
+    gx_status st = check_io(e, v, bytes, d);
+    if (st != GX_OK || bytes == 0) return st;
+    st = e->backend->desc.write(e->ctx, e->buf, e->offset[v], src, bytes);
+    return st == GX_OK ? GX_OK : gx_diag_set(d, st, "backend '%s': write failed", e->backend->name);
+}
+
+gx_status gx_exec_read(gx_exec *e, gx_val v, void *dst, uint64_t bytes, gx_diag *d) {
+    gx_status st = check_io(e, v, bytes, d);
+    if (st != GX_OK || bytes == 0) return st;
+    st = e->backend->desc.read(e->ctx, e->buf, e->offset[v], dst, bytes);
+    return st == GX_OK ? GX_OK : gx_diag_set(d, st, "backend '%s': read failed", e->backend->name);
+}
+
+gx_status gx_exec_run(gx_exec *e, gx_diag *d) {
+    const gx_backend_desc *bd = &e->backend->desc;
+    gx_status st = bd->begin ? bd->begin(e->ctx) : GX_OK;
+    if (st != GX_OK) return gx_diag_set(d, st, "backend '%s': begin failed", e->backend->name);
+    for (int32_t s = 0; s < e->n_steps; s++) {
+        const step *sp = &e->steps[s];
+        const gx_node *nd = &e->g->nodes[sp->node];
+        gx_host host;
+        gx_host_init(&host, e->g->reg, d, nd->pos);
+        gx_kernel_args a = {
+            .size = sizeof a,
+            .api = gx_registry_api(),
+            .host = &host,
+            .backend_ctx = e->ctx,
+            .n_inputs = nd->n_in,
+            .inputs = sp->in,
+            .n_outputs = nd->n_out,
+            .outputs = sp->out,
+            .attrs = nd->attrs,
+            .ith = 0,
+            .nth = 1,
+            .workspace = sp->workspace,
+        };
+        st = sp->kernel->desc.run(&a);
+        if (st != GX_OK) {
+            if (d && d->status == GX_OK)
+                gx_diag_at(d, st, nd->pos, "kernel '%s' on '%s' failed (%s)", nd->op->name,
+                           e->backend->name, gx_status_name(st));
+            return st;
+        }
+    }
+    st = bd->submit ? bd->submit(e->ctx) : GX_OK;
+    if (st == GX_OK) st = bd->sync(e->ctx);
+    return st == GX_OK ? GX_OK : gx_diag_set(d, st, "backend '%s': sync failed", e->backend->name);
+}
+
+uint64_t gx_exec_arena_bytes(const gx_exec *e) { return e->arena_bytes; }
+int32_t gx_exec_n_steps(const gx_exec *e) { return e->n_steps; }
+const char *gx_exec_backend_name(const gx_exec *e) { return e->backend->name; }

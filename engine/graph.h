@@ -1,0 +1,121 @@
+/*
+ * graph.h: the graph IR. A graph is a list of values and a list of nodes in topological order
+ * (a node only reads values defined before it). Values are inputs, params or node outputs, each
+ * with a dtype and a static shape inferred through the op schemas when the node is added.
+ * Autodiff appends the backward nodes to the same graph. The graph owns its strings (arena).
+ */
+#ifndef GX_GRAPH_H
+#define GX_GRAPH_H
+
+#include "arena.h"
+#include "diag.h"
+#include "registry.h"
+
+typedef enum gx_value_kind {
+    GX_VALUE_NODE = 0,   /* output `out_index` of node `node` */
+    GX_VALUE_INPUT,      /* fed by the caller                  */
+    GX_VALUE_PARAM       /* trained parameter                  */
+} gx_value_kind;
+
+typedef struct gx_value {
+    gx_tensor_info info;
+    gx_value_kind  kind;
+    int32_t        node;       /* producing node (NODE), else -1                          */
+    int32_t        out_index;
+    const char    *name;       /* the source name if the value was named, else NULL        */
+    const char    *probe;      /* diagnostics name given with `probe "..."`, else NULL      */
+    gx_srcpos      pos;
+} gx_value;
+
+typedef struct gx_node {
+    const gx_op   *op;
+    int32_t        n_in, n_out;
+    gx_val        *in, *out;
+    gx_attr_value *attrs;      /* op->n_attrs values, defaults filled in                  */
+    gx_srcpos      pos;        /* the source expression this node came from                */
+    int32_t        backward;   /* 1 when autodiff made it                                  */
+} gx_node;
+
+typedef enum gx_init_scheme {
+    GX_INIT_ZEROS, GX_INIT_ONES, GX_INIT_CONSTANT, GX_INIT_NORMAL, GX_INIT_UNIFORM,
+    GX_INIT_XAVIER, GX_INIT_XAVIER_NORMAL, GX_INIT_KAIMING, GX_INIT_KAIMING_NORMAL,
+    GX_INIT_ORTHOGONAL
+} gx_init_scheme;
+
+typedef struct gx_init {
+    gx_init_scheme scheme;
+    double         a, b;       /* constant: value; normal: mean, std; uniform: low, high;
+                                  xavier*, orthogonal: gain; kaiming*: negative slope      */
+} gx_init;
+
+typedef struct gx_named {
+    const char *name;
+    gx_val      val;
+    gx_srcpos   pos;
+    gx_init     init;          /* params only */
+} gx_named;
+
+typedef struct gx_dim {
+    const char *name;
+    int64_t     value;
+    gx_srcpos   pos;
+} gx_dim;
+
+typedef struct gx_graph {
+    gx_arena     arena;
+    gx_registry *reg;
+    const char  *name;
+    gx_value    *values;
+    int32_t      n_values, cap_values;
+    gx_node     *nodes;
+    int32_t      n_nodes, cap_nodes;
+    gx_named    *inputs, *params, *outputs;
+    int32_t      n_inputs, n_params, n_outputs;
+    int32_t      cap_inputs, cap_params, cap_outputs;
+    gx_dim      *dims;
+    int32_t      n_dims, cap_dims;
+    gx_val       loss;         /* GX_VAL_NONE when the graph has no loss                  */
+    int32_t      n_forward_nodes; /* nodes before autodiff ran                             */
+    void        *source;       /* the AST module the graph came from (owned), or NULL      */
+    void       (*source_free)(void *);
+} gx_graph;
+
+/* The builder handed to VJPs: the graph plus where errors go and which position new nodes get. */
+struct gx_builder {
+    gx_graph *g;
+    gx_diag  *diag;
+    gx_srcpos pos;
+    int32_t   backward;
+};
+
+gx_graph *gx_graph_new(gx_registry *reg);
+void      gx_graph_free(gx_graph *g);
+
+gx_status gx_graph_add_input(gx_graph *g, const char *name, gx_tensor_info info, gx_srcpos pos,
+                             gx_val *out, gx_diag *d);
+gx_status gx_graph_add_param(gx_graph *g, const char *name, gx_tensor_info info, gx_init init,
+                             gx_srcpos pos, gx_val *out, gx_diag *d);
+gx_status gx_graph_add_output(gx_graph *g, const char *name, gx_val v, gx_srcpos pos, gx_diag *d);
+gx_status gx_graph_add_dim(gx_graph *g, const char *name, int64_t value, gx_srcpos pos);
+/* Add a node; attrs are already resolved (n_attrs == op->n_attrs, defaults filled). Runs the
+ * op's infer; errors carry `pos`. */
+gx_status gx_graph_add_node(gx_graph *g, const gx_op *op, const gx_val *in, int32_t n_in,
+                            const gx_attr_value *attrs, gx_srcpos pos, int32_t backward,
+                            gx_val *out, int32_t max_out, int32_t *n_out, gx_diag *d);
+/* Fill an op's attribute array from named values: defaults, then `kv`; an unknown name, a
+ * missing required attribute or a type mismatch is an error (with a suggestion). */
+gx_status gx_attrs_resolve(gx_graph *g, const gx_op *op, const gx_attr_kv *kv, int32_t n_kv,
+                           gx_attr_value *attrs, gx_srcpos pos, gx_diag *d);
+
+const gx_named *gx_graph_find_named(const gx_named *list, int32_t n, const char *name);
+int32_t         gx_graph_find_output(const gx_graph *g, const char *name);
+
+/* builder entry points used by gx_host_api */
+gx_status gx_builder_emit(gx_builder *b, const char *op, const gx_val *in, int32_t n_in,
+                          const gx_attr_kv *attrs, int32_t n_attrs, gx_val *out, int32_t n_out);
+gx_status gx_builder_value_info(gx_builder *b, gx_val v, gx_tensor_info *info);
+gx_status gx_builder_emit_constant(gx_builder *b, double value, gx_dtype dtype,
+                                   const gx_shape *shape, gx_val *out);
+gx_status gx_builder_emit_sum_to(gx_builder *b, gx_val v, const gx_shape *shape, gx_val *out);
+
+#endif

@@ -1,0 +1,25 @@
+/* registry-impl.h: the registry's fields, shared by registry.c and loader.c only. */
+#ifndef GX_REGISTRY_IMPL_H
+#define GX_REGISTRY_IMPL_H
+
+#include "registry.h"
+
+struct gx_registry {
+    gx_plugin_rec *plugins;
+    int            n_plugins, cap_plugins;
+    gx_op         *ops;
+    int            n_ops, cap_ops;
+    gx_kernel     *kernels;
+    int            n_kernels, cap_kernels;
+    gx_backend    *backends;
+    int            n_backends, cap_backends;
+    gx_log_fn      log;
+    void          *log_user;
+};
+
+/* remove everything plugin `plugin` registered (a failed entry) */
+void gx_registry_rollback(gx_registry *r, int plugin);
+/* call unload and dlclose for plugin i */
+void gx_registry_unload_plugin(gx_registry *r, int i);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * cli.h: what the gexec subcommands share: option parsing, loading plugins and graphs, and
+ * moving tensors between safetensors files and a planned graph. tools/ may print and exit;
+ * the library never does.
+ */
+#ifndef GX_CLI_H
+#define GX_CLI_H
+
+#include "exec.h"
+#include "lower.h"
+#include "registry.h"
+#include "safetensors.h"
+
+#include <stdio.h>
+
+#define CLI_MAX_DIMS 32
+
+/* options common to the verbs that take a graph */
+typedef struct cli_opts {
+    const char    *graph;          /* FILE.graph (positional)            */
+    const char    *params;         /* --params P.safetensors             */
+    const char    *inputs;         /* --inputs I.safetensors             */
+    const char    *out;            /* --out O.safetensors                */
+    const char    *backend;        /* --backend NAME                     */
+    uint64_t       seed;           /* --seed S                           */
+    int            backward;       /* dot: --backward                    */
+    gx_dim_binding dims[CLI_MAX_DIMS];
+    int            n_dims;         /* --dim NAME=VALUE                   */
+} cli_opts;
+
+typedef struct cli_option {
+    const char *name;     /* "--out"                                    */
+    const char *arg;      /* "FILE" or NULL for a flag                  */
+    const char *help;
+} cli_option;
+
+typedef struct cli_verb {
+    const char       *name;
+    const char       *usage;      /* "FILE.graph [options]"              */
+    const char       *summary;
+    const cli_option *options;    /* ends with {NULL}                    */
+    int             (*run)(const cli_opts *o);
+    int               needs_graph;
+} cli_verb;
+
+/* Parse argv for `verb`; prints the error or the help and returns 0 (exit with *exit_code). */
+int  cli_parse(const cli_verb *verb, int argc, char **argv, cli_opts *o, int *exit_code);
+void cli_print_help(const cli_verb *verb, FILE *f);
+/* print "gexec: error: ..." (the diag's message) and return 1 */
+int  cli_fail(const gx_diag *d);
+int  cli_failf(const char *fmt, ...) GX_PRINTF(1, 2);
+
+/* a registry with the built-in and GEXEC_PLUGIN_PATH plugins; NULL (message printed) on error */
+gx_registry *cli_registry(void);
+/* load o->graph with o->dims, plus dims bound from the shapes in `inputs` (may be NULL) */
+gx_status cli_load_graph(gx_registry *reg, const cli_opts *o, const gx_st_file *inputs,
+                         gx_graph **g, gx_diag *d);
+/* write every tensor of `list` (inputs or params) from the file into the plan */
+gx_status cli_feed(gx_exec *e, const gx_graph *g, const gx_named *list, int32_t n,
+                   const gx_st_file *f, const char *file_name, const char *what, gx_diag *d);
+/* gx_st_writer with every graph output read back from the plan */
+gx_status cli_save_outputs(gx_exec *e, const gx_graph *g, const char *path, gx_diag *d);
+
+int cmd_check(const cli_opts *o);
+int cmd_dot(const cli_opts *o);
+int cmd_init(const cli_opts *o);
+int cmd_run(const cli_opts *o);
+int cmd_grad(const cli_opts *o);
+int cmd_plugins(const cli_opts *o);
+
+#endif

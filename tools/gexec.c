@@ -1,0 +1,318 @@
+/*
+ * gexec.c: the command line: the verb table, option parsing, and the helpers the verbs share.
+ * Each verb lives in its own cmd-*.c file.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cli_option graph_opts[] = {
+    {"--dim", "NAME=VALUE", "give a dim a value (repeatable); overrides the graph's value"},
+    {NULL, NULL, NULL},
+};
+static const cli_option init_opts[] = {
+    {"--seed", "S", "random seed (default 0)"},
+    {"--out", "FILE", "where to write the parameters (.safetensors)"},
+    {"--dim", "NAME=VALUE", "give a dim a value (repeatable)"},
+    {NULL, NULL, NULL},
+};
+static const cli_option run_opts[] = {
+    {"--params", "FILE", "parameters (.safetensors, keyed by param name)"},
+    {"--inputs", "FILE", "inputs (.safetensors, keyed by input name)"},
+    {"--out", "FILE", "where to write the outputs (.safetensors)"},
+    {"--backend", "NAME", "backend to run on (default: the best usable one)"},
+    {"--dim", "NAME=VALUE", "give a dim a value (repeatable); dims without a value are also "
+                            "taken from the input shapes"},
+    {NULL, NULL, NULL},
+};
+static const cli_option dot_opts[] = {
+    {"--backward", NULL, "also show the backward graph of the loss"},
+    {"--dim", "NAME=VALUE", "give a dim a value (repeatable)"},
+    {NULL, NULL, NULL},
+};
+static const cli_option no_opts[] = {{NULL, NULL, NULL}};
+
+static const cli_verb verbs[] = {
+    {"check", "FILE.graph [options]", "parse and infer a graph; print its inputs, params and "
+     "outputs", graph_opts, cmd_check, 1},
+    {"init", "FILE.graph --out P.safetensors [--seed S]", "write initialised parameters",
+     init_opts, cmd_init, 1},
+    {"run", "FILE.graph --inputs I.safetensors --out O.safetensors [--params P.safetensors]",
+     "run the forward pass; write every output", run_opts, cmd_run, 1},
+    {"grad", "FILE.graph --inputs I.safetensors --out O.safetensors [--params P.safetensors]",
+     "run forward and backward; write the outputs and grad.<name> for every param and float "
+     "input", run_opts, cmd_grad, 1},
+    {"dot", "FILE.graph [--backward]", "print the graph as Graphviz text", dot_opts, cmd_dot, 1},
+    {"plugins", "", "list loaded plugins, ops, backends and which (op, backend) pairs have "
+     "kernels", no_opts, cmd_plugins, 0},
+};
+#define N_VERBS ((int)(sizeof verbs / sizeof verbs[0]))
+
+int cli_fail(const gx_diag *d) {
+    fprintf(stderr, "gexec: %s\n", d->status != GX_OK ? d->msg : "error: failed");
+    return 1;
+}
+
+int cli_failf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "gexec: error: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    return 1;
+}
+
+void cli_print_help(const cli_verb *v, FILE *f) {
+    fprintf(f, "usage: gexec %s %s\n\n%s\n", v->name, v->usage, v->summary);
+    if (v->options[0].name) fprintf(f, "\noptions:\n");
+    for (const cli_option *o = v->options; o->name; o++) {
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        fprintf(f, "  %-22s %s\n", left, o->help);
+    }
+    fprintf(f, "  %-22s %s\n", "-h, --help", "show this help");
+}
+
+static int parse_u64(const char *s, uint64_t *out) {
+    if (s == NULL || *s == '\0' || *s == '-') return 0;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end) return 0;
+    *out = v;
+    return 1;
+}
+
+int cli_parse(const cli_verb *v, int argc, char **argv, cli_opts *o, int *exit_code) {
+    memset(o, 0, sizeof *o);
+    *exit_code = 2;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            cli_print_help(v, stdout);
+            *exit_code = 0;
+            return 0;
+        }
+        if (a[0] != '-' || a[1] == '\0') {
+            if (!v->needs_graph || o->graph) {
+                cli_failf("gexec %s: unexpected argument '%s'", v->name, a);
+                return 0;
+            }
+            o->graph = a;
+            continue;
+        }
+        const cli_option *opt = NULL;
+        for (const cli_option *p = v->options; p->name; p++)
+            if (strcmp(p->name, a) == 0) opt = p;
+        if (opt == NULL) {
+            const char *names[32];
+            int n = 0;
+            for (const cli_option *p = v->options; p->name && n < 32; p++) names[n++] = p->name;
+            const char *near = gx_nearest_name(a, names, n);
+            cli_failf("gexec %s: unknown option '%s'%s%s%s (see gexec %s --help)", v->name, a,
+                      near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "", v->name);
+            return 0;
+        }
+        const char *arg = NULL;
+        if (opt->arg) {
+            if (i + 1 >= argc) {
+                cli_failf("gexec %s: option '%s' needs a value (%s)", v->name, a, opt->arg);
+                return 0;
+            }
+            arg = argv[++i];
+        }
+        if (strcmp(a, "--params") == 0) o->params = arg;
+        else if (strcmp(a, "--inputs") == 0) o->inputs = arg;
+        else if (strcmp(a, "--out") == 0) o->out = arg;
+        else if (strcmp(a, "--backend") == 0) o->backend = arg;
+        else if (strcmp(a, "--backward") == 0) o->backward = 1;
+        else if (strcmp(a, "--seed") == 0) {
+            if (!parse_u64(arg, &o->seed)) {
+                cli_failf("gexec %s: --seed wants a non-negative integer, got '%s'", v->name, arg);
+                return 0;
+            }
+        } else if (strcmp(a, "--dim") == 0) {
+            const char *eq = strchr(arg, '=');
+            uint64_t val;
+            if (eq == NULL || eq == arg || !parse_u64(eq + 1, &val) || val > (1ull << 40)) {
+                cli_failf("gexec %s: --dim wants NAME=VALUE with a non-negative integer, got '%s'",
+                          v->name, arg);
+                return 0;
+            }
+            if (o->n_dims >= CLI_MAX_DIMS) {
+                cli_failf("gexec %s: too many --dim options", v->name);
+                return 0;
+            }
+            /* argv outlives the options: point into it, cutting at '=' in a copy */
+            size_t len = (size_t)(eq - arg);
+            char *name = malloc(len + 1);
+            if (name == NULL) return 0;
+            memcpy(name, arg, len);
+            name[len] = '\0';
+            o->dims[o->n_dims].name = name;
+            o->dims[o->n_dims++].value = (int64_t)val;
+        }
+    }
+    if (v->needs_graph && o->graph == NULL) {
+        cli_failf("gexec %s: missing FILE.graph (usage: gexec %s %s)", v->name, v->name, v->usage);
+        return 0;
+    }
+    return 1;
+}
+
+static void free_opts(cli_opts *o) {
+    for (int i = 0; i < o->n_dims; i++) free((void *)o->dims[i].name);
+}
+
+static void print_usage(FILE *f) {
+    fprintf(f, "usage: gexec <command> [options]\n\ncommands:\n");
+    for (int i = 0; i < N_VERBS; i++) fprintf(f, "  %-9s %s\n", verbs[i].name, verbs[i].summary);
+    fprintf(f, "\n`gexec <command> --help` describes one command.\n"
+               "Plugins load from %s and from the directories in GEXEC_PLUGIN_PATH.\n",
+            gx_registry_builtin_dir() ? gx_registry_builtin_dir() : "(unknown)");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("gexec 0.1.0 (plugin ABI %d)\n", GX_ABI_VERSION);
+        return 0;
+    }
+    for (int i = 0; i < N_VERBS; i++) {
+        if (strcmp(argv[1], verbs[i].name) != 0) continue;
+        cli_opts o;
+        int code;
+        if (!cli_parse(&verbs[i], argc - 2, argv + 2, &o, &code)) {
+            free_opts(&o);
+            return code;
+        }
+        code = verbs[i].run(&o);
+        free_opts(&o);
+        return code;
+    }
+    const char *names[N_VERBS];
+    for (int i = 0; i < N_VERBS; i++) names[i] = verbs[i].name;
+    const char *near = gx_nearest_name(argv[1], names, N_VERBS);
+    cli_failf("unknown command '%s'%s%s%s (see gexec --help)", argv[1],
+              near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+    return 2;
+}
+
+/* ---- shared helpers ---- */
+
+gx_registry *cli_registry(void) {
+    gx_registry *r = gx_registry_new();
+    if (r == NULL) {
+        cli_failf("out of memory");
+        return NULL;
+    }
+    gx_diag d;
+    gx_diag_init(&d);
+    if (gx_registry_load_default(r, NULL, &d) != GX_OK) {
+        cli_fail(&d);
+        gx_registry_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static int shape_from_file(void *user, const char *input, gx_shape *shape) {
+    const gx_st_tensor *t = gx_st_find((const gx_st_file *)user, input);
+    if (t == NULL) return 0;
+    *shape = t->shape;
+    return 1;
+}
+
+gx_status cli_load_graph(gx_registry *reg, const cli_opts *o, const gx_st_file *inputs,
+                         gx_graph **g, gx_diag *d) {
+    char *src;
+    size_t n;
+    gx_status st = gx_read_file(o->graph, &src, &n, d);
+    if (st != GX_OK) return st;
+    gx_ast_module *m = NULL;
+    st = gx_parse(src, n, o->graph, &m, d);
+    free(src);
+    if (st != GX_OK) return st;
+    gx_dim_binding binds[CLI_MAX_DIMS * 2];
+    int n_binds = o->n_dims;
+    memcpy(binds, o->dims, sizeof(gx_dim_binding) * (size_t)o->n_dims);
+    if (inputs)
+        st = gx_bind_dims_from_inputs(m, shape_from_file, (void *)inputs, binds,
+                                      CLI_MAX_DIMS * 2, &n_binds, d);
+    if (st == GX_OK) st = gx_lower(m, reg, binds, n_binds, g, d);
+    if (st != GX_OK) gx_ast_free(m);
+    return st;
+}
+
+gx_status cli_feed(gx_exec *e, const gx_graph *g, const gx_named *list, int32_t n,
+                   const gx_st_file *f, const char *file_name, const char *what, gx_diag *d) {
+    for (int32_t i = 0; i < n; i++) {
+        const gx_value *v = &g->values[list[i].val];
+        const gx_st_tensor *t = f ? gx_st_find(f, list[i].name) : NULL;
+        char s1[128], s2[128];
+        if (t == NULL)
+            return gx_diag_set(d, GX_ERR_NOT_FOUND, "%s '%s' is missing%s%s", what, list[i].name,
+                               f ? " from " : " (no file given)", f ? file_name : "");
+        if (t->dtype != v->info.dtype)
+            return gx_diag_set(d, GX_ERR_DTYPE, "%s: '%s' is %s, but the graph declares %s %s",
+                               file_name, list[i].name, gx_dtype_name(t->dtype),
+                               gx_dtype_name(v->info.dtype),
+                               gx_shape_str(&v->info.shape, s1, sizeof s1));
+        int same = t->shape.ndim == v->info.shape.ndim;
+        for (int k = 0; same && k < t->shape.ndim; k++) same = t->shape.dims[k] == v->info.shape.dims[k];
+        if (!same)
+            return gx_diag_set(d, GX_ERR_SHAPE, "%s: '%s' has shape %s, but the graph declares %s",
+                               file_name, list[i].name, gx_shape_str(&t->shape, s1, sizeof s1),
+                               gx_shape_str(&v->info.shape, s2, sizeof s2));
+        gx_status st = gx_exec_write(e, list[i].val, t->data, t->nbytes, d);
+        if (st != GX_OK) return st;
+    }
+    /* a tensor the graph does not know is most likely a typo: refuse it */
+    for (int i = 0; f && i < gx_st_count(f); i++) {
+        const char *name = gx_st_at(f, i)->name;
+        if (gx_graph_find_named(list, n, name) == NULL) {
+            const char *names[256];
+            int k = 0;
+            for (int32_t j = 0; j < n && k < 256; j++) names[k++] = list[j].name;
+            const char *near = gx_nearest_name(name, names, k);
+            return gx_diag_set(d, GX_ERR_NOT_FOUND, "%s: tensor '%s' is not a%s %s of the graph%s%s%s",
+                               file_name, name, what[0] == 'i' ? "n" : "", what,
+                               near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+        }
+    }
+    return GX_OK;
+}
+
+gx_status cli_save_outputs(gx_exec *e, const gx_graph *g, const char *path, gx_diag *d) {
+    gx_st_writer *w = gx_st_writer_new();
+    if (w == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    gx_status st = GX_OK;
+    for (int32_t i = 0; i < g->n_outputs && st == GX_OK; i++) {
+        const gx_value *v = &g->values[g->outputs[i].val];
+        uint64_t bytes = (uint64_t)gx_shape_numel(&v->info.shape) * gx_dtype_size(v->info.dtype);
+        void *buf = malloc(bytes ? bytes : 1);
+        if (buf == NULL) {
+            st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+            break;
+        }
+        st = gx_exec_read(e, g->outputs[i].val, buf, bytes, d);
+        if (st == GX_OK)
+            st = gx_st_writer_add(w, g->outputs[i].name, v->info.dtype, &v->info.shape, buf, d);
+        free(buf);
+    }
+    if (st == GX_OK) st = gx_st_writer_meta(w, "gexec.graph", g->name);
+    if (st == GX_OK) st = gx_st_writer_save(w, path, d);
+    gx_st_writer_free(w);
+    return st;
+}
