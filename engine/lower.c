@@ -57,6 +57,7 @@ typedef struct lower {
     const gx_dim_binding *binds;
     int                   n_binds;
     int                   depth;
+    gx_srcpos             graph_stmt;   /* where `graph NAME` was, once seen */
 } lower;
 
 /* ---- scopes ---- */
@@ -768,8 +769,12 @@ static gx_status lower_stmt(lower *L, scope *s, const gx_ast_stmt *a, int global
                           "allowed inside a def");
     switch (a->kind) {
     case GX_STMT_GRAPH:
+        if (L->graph_stmt.line)
+            return gx_diag_at(L->d, GX_ERR_INVALID, a->pos, "the graph is already named at %d:%d",
+                              (int)L->graph_stmt.line, (int)L->graph_stmt.col);
+        L->graph_stmt = a->pos;
         g->name = gx_arena_strdup(&g->arena, a->name);
-        return g->name ? GX_OK : GX_ERR_NOMEM;
+        return g->name ? GX_OK : gx_diag_set(L->d, GX_ERR_NOMEM, "out of memory");
     case GX_STMT_DIM: {
         if (scope_find_local(s, a->name))
             return gx_diag_at(L->d, GX_ERR_INVALID, a->name_pos, "'%s' is already defined",
@@ -834,6 +839,12 @@ static gx_status lower_stmt(lower *L, scope *s, const gx_ast_stmt *a, int global
         return GX_OK;
     case GX_STMT_ASSIGN: return lower_assign(L, s, a);
     case GX_STMT_DEF: {
+        for (int i = 0; i < a->n_names; i++)
+            for (int k = 0; k < i; k++)
+                if (strcmp(a->names[i], a->names[k]) == 0)
+                    return gx_diag_at(L->d, GX_ERR_INVALID, a->names_pos[i],
+                                      "parameter '%s' of '%s' is listed twice", a->names[i],
+                                      a->name);
         sym *old = scope_find_local(s, a->name);
         if (old)
             return gx_diag_at(L->d, GX_ERR_INVALID, a->name_pos, "'%s' is already defined at %d:%d",

@@ -30,6 +30,7 @@ typedef struct parser {
     gx_status      status;   /* the first error, kept also when d is NULL           */
     int            nest;
     size_t         bytes;    /* AST bytes allocated so far                          */
+    void          *grown;    /* the array grow() just made room in                 */
 } parser;
 
 // ---- errors ----
@@ -119,17 +120,23 @@ static void *palloc(parser *p, size_t bytes) {
 }
 
 /* Make room for element n of an arena array (doubling; the old copy is simply left behind,
- * which at most doubles the bytes an array costs). */
-static int grow(parser *p, void **arr, int n, int *cap, size_t elem) {
+ * which at most doubles the bytes an array costs). The new array goes to p->grown, so that
+ * GROW can assign it with its own type instead of writing through a (void **). */
+static int grow(parser *p, void *arr, int n, int *cap, size_t elem) {
+    p->grown = arr;
     if (n < *cap) return 1;
     int new_cap = *cap ? *cap * 2 : 4;
     void *na = palloc(p, (size_t)new_cap * elem);
     if (na == NULL) return 0;
-    if (n > 0) memcpy(na, *arr, (size_t)n * elem);
-    *arr = na;
+    if (n > 0) memcpy(na, arr, (size_t)n * elem);
+    p->grown = na;
     *cap = new_cap;
     return 1;
 }
+
+/* 1 when arr (an lvalue) has room for element n, 0 on error (already reported). */
+#define GROW(p, arr, n, cap) \
+    (grow((p), (arr), (n), (cap), sizeof *(arr)) && ((arr) = (p)->grown, 1))
 
 static const char *copy_text(parser *p, const char *s, size_t n) {
     char *c = palloc(p, n + 1);
@@ -199,7 +206,7 @@ static gx_status parse_args(parser *p, char open, gx_srcpos open_pos, int allow_
         if (a.name == NULL && last_kw != NULL)
             return fail_at(p, GX_ERR_PARSE, a.pos,
                            "positional argument after keyword argument '%.64s'", last_kw);
-        if (!grow(p, (void **)&e->args, e->n_args, &cap, sizeof *e->args)) return p->status;
+        if (!GROW(p, e->args, e->n_args, &cap)) return p->status;
         e->args[e->n_args++] = a;
         if (ha > h) h = ha;
         if (at(p, ',')) {
@@ -434,9 +441,9 @@ static gx_status push_name(parser *p, gx_ast_stmt *s, int *cap, const char *name
                            gx_ast_expr *value) {
     if (s->n_names == *cap) {
         int c1 = *cap, c2 = *cap, c3 = *cap;
-        if (!grow(p, (void **)&s->names, s->n_names, &c1, sizeof *s->names) ||
-            !grow(p, (void **)&s->names_pos, s->n_names, &c2, sizeof *s->names_pos) ||
-            !grow(p, (void **)&s->values, s->n_names, &c3, sizeof *s->values))
+        if (!GROW(p, s->names, s->n_names, &c1) ||
+            !GROW(p, s->names_pos, s->n_names, &c2) ||
+            !GROW(p, s->values, s->n_names, &c3))
             return p->status;
         *cap = c1;
     }
@@ -470,7 +477,7 @@ static gx_status parse_type(parser *p, gx_ast_type *t) {
     for (;;) {
         gx_ast_expr *dim = expr(p, 1);
         if (dim == NULL) return p->status;
-        if (!grow(p, (void **)&t->dims, t->n_dims, &cap, sizeof *t->dims)) return p->status;
+        if (!GROW(p, t->dims, t->n_dims, &cap)) return p->status;
         t->dims[t->n_dims++] = dim;
         if (at(p, ',')) {
             advance(p);
@@ -581,7 +588,7 @@ static gx_status parse_return(parser *p, gx_ast_stmt *s) {
     for (;;) {
         gx_ast_expr *e = expr(p, 0);
         if (e == NULL) return p->status;
-        if (!grow(p, (void **)&s->values, s->n_values, &cap, sizeof *s->values)) return p->status;
+        if (!GROW(p, s->values, s->n_values, &cap)) return p->status;
         s->values[s->n_values++] = e;
         if (!at(p, ',')) return GX_OK;
         advance(p);
@@ -658,7 +665,7 @@ static gx_status parse_def(parser *p, gx_ast_stmt *s) {
                                  (int)open.col);
         gx_ast_stmt *b;
         if ((st = parse_stmt(p, 1, &b)) != GX_OK) return st;
-        if (!grow(p, (void **)&s->body, s->n_body, &body_cap, sizeof *s->body)) return p->status;
+        if (!GROW(p, s->body, s->n_body, &body_cap)) return p->status;
         s->body[s->n_body++] = b;
     }
     advance(p);
@@ -734,7 +741,7 @@ gx_status gx_parse(const char *src, size_t n, const char *file, gx_ast_module **
     while (p.tok.kind != GX_TOK_EOF) {
         gx_ast_stmt *s;
         if (parse_stmt(&p, 0, &s) != GX_OK) break;
-        if (!grow(&p, (void **)&m->stmts, m->n_stmts, &cap, sizeof *m->stmts)) break;
+        if (!GROW(&p, m->stmts, m->n_stmts, &cap)) break;
         m->stmts[m->n_stmts++] = s;
     }
     if (p.status != GX_OK) {

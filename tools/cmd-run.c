@@ -58,7 +58,9 @@ static gx_status print_output(gx_exec *e, const gx_graph *g, int32_t i, gx_diag 
             double x = v->info.dtype == GX_DTYPE_F64   ? ((double *)buf)[k]
                        : v->info.dtype == GX_DTYPE_F32 ? ((float *)buf)[k]
                                                        : ((int32_t *)buf)[k];
-            printf(n == 1 ? " %.9g" : " %.5g", x);
+            /* a scalar (the loss) with the digits that round-trip its dtype */
+            int digits = v->info.dtype == GX_DTYPE_F64 ? 17 : v->info.dtype == GX_DTYPE_I32 ? 10 : 9;
+            printf(" %.*g", n == 1 ? digits : 5, x);
         }
         printf("%s\n", n > SHOW ? " ..." : "");
     }

@@ -23,16 +23,18 @@
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
-static long n_allocs;
-void *malloc(size_t n) {
+/* volatile: gcc assumes the builtin malloc touches no globals and would cache the count */
+static volatile long n_allocs;
+/* default visibility: the build hides symbols, and a hidden malloc interposes nothing */
+__attribute__((visibility("default"))) void *malloc(size_t n) {
     n_allocs++;
     return __libc_malloc(n);
 }
-void *calloc(size_t a, size_t b) {
+__attribute__((visibility("default"))) void *calloc(size_t a, size_t b) {
     n_allocs++;
     return __libc_calloc(a, b);
 }
-void *realloc(void *p, size_t n) {
+__attribute__((visibility("default"))) void *realloc(void *p, size_t n) {
     n_allocs++;
     return __libc_realloc(p, n);
 }

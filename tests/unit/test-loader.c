@@ -568,7 +568,8 @@ static int find_bad_dir(void **state) {
         }
         build = self;
     }
-    snprintf(g_bad_dir, sizeof g_bad_dir, "%s/tests/plugins/bad", build);
+    int k = snprintf(g_bad_dir, sizeof g_bad_dir, "%s/tests/plugins/bad", build);
+    if (k <= 0 || (size_t)k >= sizeof g_bad_dir) return -1;
     if (access(g_bad_dir, R_OK) != 0) {
         fprintf(stderr, "test-loader: %s: not found (build the gx_bad_plugins target)\n",
                 g_bad_dir);

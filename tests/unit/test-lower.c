@@ -67,6 +67,8 @@ static const bad_case bad[] = {
     {HDR "y = reshape(x, shape = [5])\n", NULL},
     {HDR "y = x[5]\n", NULL},
     {HDR "y = x % 2\n", "t.graph:3:7: error: '%' is only defined on integers"},
+    {"graph a\ngraph b\n", "t.graph:2:1: error: the graph is already named at 1:1"},
+    {"def f(a, a) { return a }\n", "t.graph:1:10: error: parameter 'a' of 'f' is listed twice"},
     {HDR "y = sum(x, axes = x)\n",
      "t.graph:3:19: error: attribute 'axes' must be a constant (number, list, string or dtype), found a tensor"},
 };
