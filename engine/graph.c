@@ -4,20 +4,12 @@
  */
 #include "graph.h"
 
+#include "util.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #define GX_MAX_NODE_OUTPUTS 64
-
-static int grow(void **arr, int32_t *cap, int32_t n, size_t sz) {
-    if (n < *cap) return 1;
-    int32_t nc = *cap ? *cap * 2 : 16;
-    void *p = realloc(*arr, (size_t)nc * sz);
-    if (p == NULL) return 0;
-    *arr = p;
-    *cap = nc;
-    return 1;
-}
 
 gx_graph *gx_graph_new(gx_registry *reg) {
     gx_graph *g = calloc(1, sizeof *g);
@@ -43,8 +35,9 @@ void gx_graph_free(gx_graph *g) {
 }
 
 static gx_status new_value(gx_graph *g, gx_value v, gx_val *out, gx_diag *d) {
-    if (!grow((void **)&g->values, &g->cap_values, g->n_values, sizeof v))
-        return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    gx_value *vs = gx_grow(g->values, &g->cap_values, g->n_values + 1, sizeof v);
+    if (vs == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    g->values = vs;
     g->values[g->n_values] = v;
     *out = g->n_values++;
     return GX_OK;
@@ -64,8 +57,9 @@ int32_t gx_graph_find_output(const gx_graph *g, const char *name) {
 
 static gx_status add_named(gx_graph *g, gx_named **list, int32_t *n, int32_t *cap,
                            const char *name, gx_val v, gx_srcpos pos, gx_init init, gx_diag *d) {
-    if (!grow((void **)list, cap, *n, sizeof **list))
-        return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    gx_named *l = gx_grow(*list, cap, *n + 1, sizeof **list);
+    if (l == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    *list = l;
     char *nm = gx_arena_strdup(&g->arena, name);
     if (nm == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     (*list)[*n] = (gx_named){.name = nm, .val = v, .pos = pos, .init = init};
@@ -114,7 +108,9 @@ gx_status gx_graph_add_output(gx_graph *g, const char *name, gx_val v, gx_srcpos
 }
 
 gx_status gx_graph_add_dim(gx_graph *g, const char *name, int64_t value, gx_srcpos pos) {
-    if (!grow((void **)&g->dims, &g->cap_dims, g->n_dims, sizeof *g->dims)) return GX_ERR_NOMEM;
+    gx_dim *dims = gx_grow(g->dims, &g->cap_dims, g->n_dims + 1, sizeof *g->dims);
+    if (dims == NULL) return GX_ERR_NOMEM;
+    g->dims = dims;
     char *nm = gx_arena_strdup(&g->arena, name);
     if (nm == NULL) return GX_ERR_NOMEM;
     g->dims[g->n_dims++] = (gx_dim){.name = nm, .value = value, .pos = pos};
@@ -262,8 +258,10 @@ gx_status gx_graph_add_node(gx_graph *g, const gx_op *op, const gx_val *in, int3
     nd.in = gx_arena_alloc(&g->arena, sizeof(gx_val) * (size_t)(n_in ? n_in : 1));
     nd.out = gx_arena_alloc(&g->arena, sizeof(gx_val) * (size_t)c.n_outputs);
     nd.attrs = gx_arena_alloc(&g->arena, sizeof(gx_attr_value) * (size_t)(op->n_attrs ? op->n_attrs : 1));
-    if (!nd.in || !nd.out || !nd.attrs || !grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes, sizeof nd))
+    gx_node *nodes = gx_grow(g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof nd);
+    if (!nd.in || !nd.out || !nd.attrs || nodes == NULL)
         return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    g->nodes = nodes;
     if (n_in) memcpy(nd.in, in, sizeof(gx_val) * (size_t)n_in);
     if (op->n_attrs) memcpy(nd.attrs, attrs, sizeof(gx_attr_value) * (size_t)op->n_attrs);
     int32_t id = g->n_nodes;

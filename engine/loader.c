@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE /* dladdr */
 #include "registry-impl.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -13,13 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static char *xstrdup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p) memcpy(p, s, n);
-    return p;
-}
 
 void gx_registry_unload_plugin(gx_registry *r, int i) {
     gx_plugin_rec *p = &r->plugins[i];
@@ -64,20 +58,16 @@ gx_status gx_registry_load_file(gx_registry *r, const char *path, gx_diag *d) {
     gx_plugin_entry_fn entry;
     memcpy(&entry, &sym, sizeof entry); /* object pointer to function pointer, POSIX-style */
 
-    if (r->n_plugins >= r->cap_plugins) {
-        int nc = r->cap_plugins ? r->cap_plugins * 2 : 8;
-        gx_plugin_rec *p = realloc(r->plugins, (size_t)nc * sizeof *p);
-        if (p == NULL) {
-            dlclose(h);
-            return gx_diag_set(d, GX_ERR_NOMEM, "plugin '%s' refused: out of memory", file);
-        }
-        r->plugins = p;
-        r->cap_plugins = nc;
+    gx_plugin_rec *recs = gx_grow(r->plugins, &r->cap_plugins, r->n_plugins + 1, sizeof *recs);
+    if (recs == NULL) {
+        dlclose(h);
+        return gx_diag_set(d, GX_ERR_NOMEM, "plugin '%s' refused: out of memory", file);
     }
+    r->plugins = recs;
     int idx = r->n_plugins;
     gx_plugin_rec *rec = &r->plugins[idx];
     memset(rec, 0, sizeof *rec);
-    rec->path = xstrdup(path);
+    rec->path = gx_strdup(path);
     rec->handle = h;
     r->n_plugins++;
 
@@ -110,8 +100,8 @@ gx_status gx_registry_load_file(gx_registry *r, const char *path, gx_diag *d) {
         r->n_plugins--;
         return st;
     }
-    rec->name = xstrdup(info.name ? info.name : file);
-    rec->version = xstrdup(info.version ? info.version : "?");
+    rec->name = gx_strdup(info.name ? info.name : file);
+    rec->version = gx_strdup(info.version ? info.version : "?");
     rec->unload = info.unload;
     if (rec->name == NULL || rec->version == NULL) {
         gx_registry_rollback(r, idx);
@@ -180,7 +170,7 @@ gx_status gx_registry_load_default(gx_registry *r, int *n_refused, gx_diag *d) {
     if (st != GX_OK) return st;
     const char *env = getenv("GEXEC_PLUGIN_PATH");
     if (env == NULL || *env == '\0') return GX_OK;
-    char *copy = xstrdup(env);
+    char *copy = gx_strdup(env);
     if (copy == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     char *save = NULL;
     for (char *tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save)) {

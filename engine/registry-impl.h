@@ -6,13 +6,13 @@
 
 struct gx_registry {
     gx_plugin_rec *plugins;
-    int            n_plugins, cap_plugins;
+    int32_t        n_plugins, cap_plugins;
     gx_op         *ops;
-    int            n_ops, cap_ops;
+    int32_t        n_ops, cap_ops;
     gx_kernel     *kernels;
-    int            n_kernels, cap_kernels;
+    int32_t        n_kernels, cap_kernels;
     gx_backend    *backends;
-    int            n_backends, cap_backends;
+    int32_t        n_backends, cap_backends;
     gx_log_fn      log;
     void          *log_user;
 };

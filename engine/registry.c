@@ -6,29 +6,12 @@
 
 #include "graph.h"
 #include "registry-impl.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *xstrdup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p) memcpy(p, s, n);
-    return p;
-}
-
-/* grow *arr (of elements of size sz) so that it holds at least n+1 elements */
-static int grow(void **arr, int *cap, int n, size_t sz) {
-    if (n < *cap) return 1;
-    int nc = *cap ? *cap * 2 : 16;
-    void *p = realloc(*arr, (size_t)nc * sz);
-    if (p == NULL) return 0;
-    *arr = p;
-    *cap = nc;
-    return 1;
-}
 
 static void default_log(void *user, gx_log_level level, const char *msg) {
     (void)user;
@@ -171,11 +154,13 @@ static gx_status register_op(gx_host *h, const gx_op_desc *desc) {
             op.n_attrs++;
         }
     op.plugin = h->plugin;
-    op.name = xstrdup(op.desc.name);
-    if (op.name == NULL || !grow((void **)&r->ops, &r->cap_ops, r->n_ops, sizeof op)) {
+    op.name = gx_strdup(op.desc.name);
+    gx_op *ops = op.name ? gx_grow(r->ops, &r->cap_ops, r->n_ops + 1, sizeof op) : NULL;
+    if (ops == NULL) {
         free(op.name);
         return GX_ERR_NOMEM;
     }
+    r->ops = ops;
     op.desc.name = op.name;
     r->ops[r->n_ops++] = op;
     return GX_OK;
@@ -198,7 +183,9 @@ static gx_status register_kernel(gx_host *h, const gx_kernel_desc *desc) {
                               "kernel for op '%s' on backend '%s' (%s) is already registered",
                               k.desc.op, k.desc.backend, gx_dtype_name(k.desc.dtype));
     k.plugin = h->plugin;
-    if (!grow((void **)&r->kernels, &r->cap_kernels, r->n_kernels, sizeof k)) return GX_ERR_NOMEM;
+    gx_kernel *ks = gx_grow(r->kernels, &r->cap_kernels, r->n_kernels + 1, sizeof k);
+    if (ks == NULL) return GX_ERR_NOMEM;
+    r->kernels = ks;
     r->kernels[r->n_kernels++] = k;
     return GX_OK;
 }
@@ -219,11 +206,14 @@ static gx_status register_backend(gx_host *h, const gx_backend_desc *desc) {
         return host_set_error(h, GX_ERR_DUPLICATE, "backend '%s' is already registered",
                               b.desc.name);
     b.plugin = h->plugin;
-    b.name = xstrdup(b.desc.name);
-    if (b.name == NULL || !grow((void **)&r->backends, &r->cap_backends, r->n_backends, sizeof b)) {
+    b.name = gx_strdup(b.desc.name);
+    gx_backend *bs = b.name ? gx_grow(r->backends, &r->cap_backends, r->n_backends + 1, sizeof b)
+                            : NULL;
+    if (bs == NULL) {
         free(b.name);
         return GX_ERR_NOMEM;
     }
+    r->backends = bs;
     b.desc.name = b.name;
     r->backends[r->n_backends++] = b;
     return GX_OK;

@@ -55,6 +55,9 @@ gx_registry *cli_registry(void);
 /* load o->graph with o->dims, plus dims bound from the shapes in `inputs` (may be NULL) */
 gx_status cli_load_graph(gx_registry *reg, const cli_opts *o, const gx_st_file *inputs,
                          gx_graph **g, gx_diag *d);
+/* the registry and o->graph, for verbs that need no inputs: 0, or the exit code after the
+ * message was printed (nothing is left to free then) */
+int cli_open(const cli_opts *o, gx_registry **reg, gx_graph **g);
 /* write every tensor of `list` (inputs or params) from the file into the plan */
 gx_status cli_feed(gx_exec *e, const gx_graph *g, const gx_named *list, int32_t n,
                    const gx_st_file *f, const char *file_name, const char *what, gx_diag *d);

@@ -23,16 +23,12 @@ static void init_text(const gx_init *in, char *buf, size_t n) {
 }
 
 int cmd_check(const cli_opts *o) {
-    gx_registry *reg = cli_registry();
-    if (reg == NULL) return 1;
+    gx_registry *reg;
+    gx_graph *g;
+    int rc = cli_open(o, &reg, &g);
+    if (rc) return rc;
     gx_diag d;
     gx_diag_init(&d);
-    gx_graph *g = NULL;
-    int rc = 0;
-    if (cli_load_graph(reg, o, NULL, &g, &d) != GX_OK) {
-        rc = cli_fail(&d);
-        goto out;
-    }
     printf("graph %s (%s)\n", g->name, o->graph);
     if (g->n_dims) {
         printf("dims:");
@@ -90,16 +86,12 @@ static void dot_escape(const char *s, FILE *f) {
 }
 
 int cmd_dot(const cli_opts *o) {
-    gx_registry *reg = cli_registry();
-    if (reg == NULL) return 1;
+    gx_registry *reg;
+    gx_graph *g;
+    int rc = cli_open(o, &reg, &g);
+    if (rc) return rc;
     gx_diag d;
     gx_diag_init(&d);
-    gx_graph *g = NULL;
-    int rc = 0;
-    if (cli_load_graph(reg, o, NULL, &g, &d) != GX_OK) {
-        rc = cli_fail(&d);
-        goto out;
-    }
     if (o->backward) {
         if (g->loss == GX_VAL_NONE) {
             rc = cli_failf("%s: --backward needs a loss (a value named `loss`)", o->graph);

@@ -7,15 +7,16 @@
 
 int cmd_init(const cli_opts *o) {
     if (o->out == NULL) return cli_failf("gexec init: --out FILE is required");
-    gx_registry *reg = cli_registry();
-    if (reg == NULL) return 1;
+    gx_registry *reg;
+    gx_graph *g;
+    int rc = cli_open(o, &reg, &g);
+    if (rc) return rc;
     gx_diag d;
     gx_diag_init(&d);
-    gx_graph *g = NULL;
-    gx_st_writer *w = NULL;
-    gx_status st = cli_load_graph(reg, o, NULL, &g, &d);
-    if (st == GX_OK && (w = gx_st_writer_new()) == NULL) st = gx_diag_set(&d, GX_ERR_NOMEM, "out of memory");
-    for (int32_t i = 0; st == GX_OK && g && i < g->n_params; i++) {
+    gx_status st = GX_OK;
+    gx_st_writer *w = gx_st_writer_new();
+    if (w == NULL) st = gx_diag_set(&d, GX_ERR_NOMEM, "out of memory");
+    for (int32_t i = 0; st == GX_OK && i < g->n_params; i++) {
         const gx_value *v = &g->values[g->params[i].val];
         size_t bytes = (size_t)gx_shape_numel(&v->info.shape) * gx_dtype_size(v->info.dtype);
         void *buf = malloc(bytes ? bytes : 1);

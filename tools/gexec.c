@@ -255,6 +255,20 @@ gx_status cli_load_graph(gx_registry *reg, const cli_opts *o, const gx_st_file *
     return st;
 }
 
+int cli_open(const cli_opts *o, gx_registry **reg, gx_graph **g) {
+    *g = NULL;
+    *reg = cli_registry();
+    if (*reg == NULL) return 1;
+    gx_diag d;
+    gx_diag_init(&d);
+    if (cli_load_graph(*reg, o, NULL, g, &d) != GX_OK) {
+        gx_registry_free(*reg);
+        *reg = NULL;
+        return cli_fail(&d);
+    }
+    return 0;
+}
+
 gx_status cli_feed(gx_exec *e, const gx_graph *g, const gx_named *list, int32_t n,
                    const gx_st_file *f, const char *file_name, const char *what, gx_diag *d) {
     for (int32_t i = 0; i < n; i++) {
