@@ -12,4 +12,10 @@
  * input. Adds an output "grad.<name>" for each (zeros when the loss does not depend on it). */
 gx_status gx_autodiff(gx_graph *g, gx_val loss, gx_diag *d);
 
+/* The general form: seeds dys[i] (values already in g) for outputs ys[i]; the gradients of xs
+ * come back in dxs (GX_VAL_NONE where x does not influence any y). Appends the backward nodes
+ * to g; adds no outputs. */
+gx_status gx_autodiff_vjp(gx_graph *g, const gx_val *ys, const gx_val *dys, int32_t n_y,
+                          const gx_val *xs, int32_t n_x, gx_val *dxs, gx_diag *d);
+
 #endif

@@ -14,7 +14,8 @@
 
 typedef struct step {
     int32_t          node;
-    const gx_kernel *kernel;
+    const gx_kernel *kernel;     /* NULL for a loop node                  */
+    gx_exec         *body;       /* a loop node's planned body            */
     gx_tensor       *in, *out;   /* into exec->tensors */
     gx_tensor        workspace;
 } step;
@@ -102,8 +103,30 @@ static uint64_t value_bytes(const gx_value *v) {
 
 /* ---- planning ---- */
 
+/* A loop node's body gets its own plan on the same backend, producing per step the new
+ * carries, the yields and the residuals. */
+static gx_status plan_loop(gx_exec *e, step *sp, const gx_node *nd, gx_diag *d) {
+    const gx_loop *l = nd->loop;
+    for (int32_t k = 0; k < l->n_carry; k++)
+        for (int32_t j = 0; j < l->n_carry; j++)
+            if (j != k && l->carry_out[k] == l->carry_in[j])
+                return gx_diag_at(d, GX_ERR_UNSUPPORTED, nd->pos,
+                                  "a loop body that swaps carried values is not supported");
+    int32_t n = l->n_carry + l->n_yield + l->n_res;
+    gx_val *wanted = malloc(sizeof(gx_val) * (size_t)(n + 1));
+    if (wanted == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    int32_t w = 0;
+    for (int32_t k = 0; k < l->n_carry; k++) wanted[w++] = l->carry_out[k];
+    for (int32_t j = 0; j < l->n_yield; j++) wanted[w++] = l->yield_out[j];
+    for (int32_t r = 0; r < l->n_res; r++) wanted[w++] = l->res_out[r];
+    gx_status st = gx_exec_new(l->body, e->backend->name, wanted, n, &sp->body, d);
+    free(wanted);
+    return st;
+}
+
 void gx_exec_free(gx_exec *e) {
     if (e == NULL) return;
+    for (int32_t s = 0; e->steps && s < e->n_steps; s++) gx_exec_free(e->steps[s].body);
     if (e->buf) e->backend->desc.buffer_free(e->ctx, e->buf);
     free(e->offset);
     free(e->steps);
@@ -189,6 +212,14 @@ gx_status gx_exec_new(gx_graph *g, const char *backend_name, const gx_val *wante
     for (int32_t n = 0; n < nn; n++) {
         if (!live_n[n]) continue;
         const gx_node *nd = &g->nodes[n];
+        e->steps[s].node = n;
+        for (int32_t i = 0; i < nd->n_in; i++) last_use[nd->in[i]] = s;
+        if (nd->loop) {
+            st = plan_loop(e, &e->steps[s], nd, d);
+            if (st != GX_OK) goto done;
+            s++;
+            continue;
+        }
         gx_dtype dt = g->values[nd->out[0]].info.dtype;
         const gx_kernel *k = gx_registry_find_kernel(g->reg, nd->op->name, be->name, dt);
         if (k == NULL) {
@@ -196,9 +227,7 @@ gx_status gx_exec_new(gx_graph *g, const char *backend_name, const gx_val *wante
                             nd->op->name, gx_dtype_name(dt), be->name);
             goto done;
         }
-        e->steps[s].node = n;
         e->steps[s].kernel = k;
-        for (int32_t i = 0; i < nd->n_in; i++) last_use[nd->in[i]] = s;
         s++;
     }
     e->n_steps = n_steps;
@@ -215,7 +244,7 @@ gx_status gx_exec_new(gx_graph *g, const char *backend_name, const gx_val *wante
             if (e->offset[v] == NO_OFFSET) fit_alloc(&f, value_bytes(&g->values[v]), &e->offset[v]);
         }
         uint64_t ws = 0;
-        if (sp->kernel->desc.workspace) {
+        if (sp->kernel && sp->kernel->desc.workspace) {
             gx_tensor_info ii[64], oi[64];
             int32_t ni = nd->n_in < 64 ? nd->n_in : 64, no = nd->n_out < 64 ? nd->n_out : 64;
             for (int32_t i = 0; i < ni; i++) ii[i] = g->values[nd->in[i]].info;
@@ -309,6 +338,67 @@ gx_status gx_exec_read(gx_exec *e, gx_val v, void *dst, uint64_t bytes, gx_diag 
     return st == GX_OK ? GX_OK : gx_diag_set(d, st, "backend '%s': read failed", e->backend->name);
 }
 
+/* ---- loops ---- */
+
+static gx_status copy_bytes(gx_exec *dst, uint64_t dst_off, gx_exec *src, uint64_t src_off,
+                            uint64_t n) {
+    if (n == 0) return GX_OK;
+    return dst->backend->desc.copy(dst->ctx, dst->buf, dst_off, src->buf, src_off, n);
+}
+
+/* Move slice t of a stacked value (shape `stacked`, time axis `axis`) to or from a contiguous
+ * slice buffer: prod(dims before axis) runs of prod(dims after axis) elements. */
+static gx_status copy_slice(gx_exec *stack_e, gx_val stack_v, gx_exec *slice_e, gx_val slice_v,
+                            int32_t axis, int64_t t, int to_stack) {
+    const gx_value *sv = &stack_e->g->values[stack_v];
+    const gx_shape *sh = &sv->info.shape;
+    uint64_t outer = 1, inner = gx_dtype_size(sv->info.dtype);
+    for (int32_t i = 0; i < axis; i++) outer *= (uint64_t)sh->dims[i];
+    for (int32_t i = axis + 1; i < sh->ndim; i++) inner *= (uint64_t)sh->dims[i];
+    uint64_t T = (uint64_t)sh->dims[axis];
+    uint64_t base_stack = stack_e->offset[stack_v], base_slice = slice_e->offset[slice_v];
+    for (uint64_t o = 0; o < outer; o++) {
+        uint64_t so = base_stack + (o * T + (uint64_t)t) * inner, lo = base_slice + o * inner;
+        gx_status st = to_stack ? copy_bytes(stack_e, so, slice_e, lo, inner)
+                                : copy_bytes(slice_e, lo, stack_e, so, inner);
+        if (st != GX_OK) return st;
+    }
+    return GX_OK;
+}
+
+static gx_status copy_value(gx_exec *dst, gx_val dv, gx_exec *src, gx_val sv) {
+    return copy_bytes(dst, dst->offset[dv], src, src->offset[sv], value_bytes(&src->g->values[sv]));
+}
+
+/* One loop node: carries and invariants in, then per step the sequences' slices in, the body,
+ * the yields and residuals out, the new carries back; finally the carries out. */
+static gx_status run_loop(gx_exec *e, const step *sp, const gx_node *nd, gx_diag *d) {
+    const gx_loop *l = nd->loop;
+    gx_exec *b = sp->body;
+    gx_status st = GX_OK;
+    for (int32_t k = 0; k < l->n_carry && st == GX_OK; k++) st = copy_value(b, l->carry_in[k], e, nd->in[k]);
+    for (int32_t k = 0; k < l->n_inv && st == GX_OK; k++)
+        st = copy_value(b, l->inv_in[k], e, nd->in[l->n_carry + l->n_seq + k]);
+    for (int64_t s = 0; s < l->T && st == GX_OK; s++) {
+        int64_t t = l->reverse ? l->T - 1 - s : s;
+        for (int32_t k = 0; k < l->n_seq && st == GX_OK; k++)
+            st = copy_slice(e, nd->in[l->n_carry + k], b, l->seq_in[k], l->seq_axis[k], t, 0);
+        if (st == GX_OK) st = gx_exec_run(b, d);
+        for (int32_t j = 0; j < l->n_yield && st == GX_OK; j++)
+            st = copy_slice(e, nd->out[j], b, l->yield_out[j], l->yield_axis[j], t, 1);
+        for (int32_t r = 0; r < l->n_res && st == GX_OK; r++)
+            st = copy_slice(e, nd->out[l->n_yield + l->n_carry + r], b, l->res_out[r], 0, t, 1);
+        for (int32_t k = 0; k < l->n_carry && st == GX_OK; k++)
+            if (l->carry_out[k] != l->carry_in[k]) st = copy_value(b, l->carry_in[k], b, l->carry_out[k]);
+    }
+    for (int32_t k = 0; k < l->n_carry && st == GX_OK; k++)
+        st = copy_value(e, nd->out[l->n_yield + k], b, l->carry_in[k]);
+    if (st != GX_OK && d && d->status == GX_OK)
+        gx_diag_at(d, st, nd->pos, "loop: backend '%s' failed to move data (%s)",
+                   e->backend->name, gx_status_name(st));
+    return st;
+}
+
 gx_status gx_exec_run(gx_exec *e, gx_diag *d) {
     const gx_backend_desc *bd = &e->backend->desc;
     gx_status st = bd->begin ? bd->begin(e->ctx) : GX_OK;
@@ -316,6 +406,11 @@ gx_status gx_exec_run(gx_exec *e, gx_diag *d) {
     for (int32_t s = 0; s < e->n_steps; s++) {
         const step *sp = &e->steps[s];
         const gx_node *nd = &e->g->nodes[sp->node];
+        if (nd->loop) {
+            st = run_loop(e, sp, nd, d);
+            if (st != GX_OK) return st;
+            continue;
+        }
         gx_host host;
         gx_host_init(&host, e->g->reg, d, nd->pos);
         gx_kernel_args a = {

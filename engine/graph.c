@@ -24,6 +24,7 @@ gx_graph *gx_graph_new(gx_registry *reg) {
 void gx_graph_free(gx_graph *g) {
     if (g == NULL) return;
     if (g->source && g->source_free) g->source_free(g->source);
+    for (int32_t n = 0; n < g->n_nodes; n++) gx_loop_free(g->nodes[n].loop);
     free(g->values);
     free(g->nodes);
     free(g->inputs);

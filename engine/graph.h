@@ -27,14 +27,38 @@ typedef struct gx_value {
     gx_srcpos      pos;
 } gx_value;
 
+typedef struct gx_loop gx_loop;
+
 typedef struct gx_node {
-    const gx_op   *op;
+    const gx_op   *op;         /* for a loop node: gx_loop_op() (no kernels, no infer)     */
+    gx_loop       *loop;       /* NULL for an op node                                     */
     int32_t        n_in, n_out;
     gx_val        *in, *out;
     gx_attr_value *attrs;      /* op->n_attrs values, defaults filled in                  */
     gx_srcpos      pos;        /* the source expression this node came from                */
     int32_t        backward;   /* 1 when autodiff made it                                  */
 } gx_node;
+
+/*
+ * A loop node (DESIGN.md "Loops"): a body graph run once per time step.
+ *   node inputs:  carry inits (n_carry), sequences (n_seq), invariants (n_inv)
+ *   node outputs: yields stacked on their axis (n_yield), final carries (n_carry),
+ *                 residual stacks (n_res, [T, ...], made when autodiff needs them)
+ * Each step t (T-1 down to 0 when reversed) the body sees the carries, slice t of every
+ * sequence (on that sequence's axis) and the invariants; it produces the new carries, the
+ * yields for slice t and the residuals the backward loop will read.
+ */
+struct gx_loop {
+    gx_graph *body;            /* owned                                                    */
+    int32_t   reverse;
+    int32_t   backward;        /* made by autodiff: it has no VJP of its own               */
+    int32_t   n_carry, n_seq, n_inv, n_yield, n_res;
+    int32_t   cap_res;
+    gx_val   *carry_in, *seq_in, *inv_in;       /* body inputs                             */
+    gx_val   *carry_out, *yield_out, *res_out;  /* body values produced each step           */
+    int32_t  *seq_axis, *yield_axis;            /* time axis of each sequence / yield        */
+    int64_t   T;                                /* steps (the sequences' length)             */
+};
 
 typedef enum gx_init_scheme {
     GX_INIT_ZEROS, GX_INIT_ONES, GX_INIT_CONSTANT, GX_INIT_NORMAL, GX_INIT_UNIFORM,
@@ -53,6 +77,7 @@ typedef struct gx_named {
     gx_val      val;
     gx_srcpos   pos;
     gx_init     init;          /* params only */
+    int32_t     zero_default;  /* inputs only: a `state x = 0`, zeros unless fed            */
 } gx_named;
 
 typedef struct gx_dim {
@@ -109,6 +134,20 @@ gx_status gx_attrs_resolve(gx_graph *g, const gx_op *op, const gx_attr_kv *kv, i
 
 const gx_named *gx_graph_find_named(const gx_named *list, int32_t n, const char *name);
 int32_t         gx_graph_find_output(const gx_graph *g, const char *name);
+
+/* ---- loops (loop.c) ---- */
+
+/* the pseudo-op every loop node points at */
+const gx_op *gx_loop_op(void);
+/* Add a loop node to g. `loop` (with its body, inputs and outputs described) becomes owned by
+ * the graph. in = carry inits, sequences, invariants; the outputs' shapes follow from the
+ * body's and the sequences' (T from the first sequence). */
+gx_status gx_graph_add_loop(gx_graph *g, gx_loop *loop, const gx_val *in, gx_srcpos pos,
+                            gx_val *out, gx_diag *d);
+gx_loop  *gx_loop_new(void);
+void      gx_loop_free(gx_loop *l);
+/* The VJP of a loop node: a backward loop over the residuals the forward loop saves. */
+gx_status gx_loop_vjp(gx_builder *b, int32_t node, const gx_val *d_out, gx_val *d_in);
 
 /* builder entry points used by gx_host_api */
 gx_status gx_builder_emit(gx_builder *b, const char *op, const gx_val *in, int32_t n_in,

@@ -28,8 +28,10 @@ typedef enum gx_keyword {
     GX_KW_NONE,
     GX_KW_GRAPH, GX_KW_DIM, GX_KW_INPUT, GX_KW_PARAM, GX_KW_OUTPUT, GX_KW_DEF, GX_KW_RETURN,
     GX_KW_TRAIN, GX_KW_INIT, GX_KW_PROBE,
-    /* reserved for recurrence in a later version: always an error today */
+    /* recurrence and modules: `h = loop t over x carry (...) { ... yield h }`, `state`, `import` */
     GX_KW_LOOP, GX_KW_STATE, GX_KW_YIELD, GX_KW_OVER, GX_KW_CARRY, GX_KW_REVERSE, GX_KW_IMPORT
+    /* `axis` and `mask` (loop clauses) are not keywords: they are common attribute names, as in
+     * sum(x, axis = 1), and the parser recognises them only right after a loop's `over` list */
 } gx_keyword;
 
 typedef struct gx_token {
@@ -68,7 +70,9 @@ gx_token    gx_lex_next(gx_lexer *lx);
 void        gx_token_describe(const gx_token *t, char *buf, size_t n);
 /* "graph", "loop", ...; NULL for GX_KW_NONE */
 const char *gx_keyword_name(gx_keyword kw);
-/* loop, state, yield, over, carry, reverse, import: reserved for a later version */
+/* A keyword reserved for a later version (always an error where it is written). None is today:
+ * the former reserved words loop, state, yield, over, carry, reverse and import are all in use;
+ * a future one is added here and to the enum, and the parser reports it as not supported. */
 int         gx_keyword_reserved(gx_keyword kw);
 /* Parse the decimal number s[0..n) (the lexer's syntax) whatever the C locale; 0 on out of
  * memory. Shared with the AST printer, which must read back what it prints. */

@@ -8,6 +8,8 @@
  */
 #include "lower.h"
 
+#include "util.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -47,12 +49,20 @@ typedef struct sym {
 
 typedef struct scope {
     struct scope *parent;
+    gx_graph     *graph;      /* the graph its values live in (a loop body has its own)     */
     sym          *syms;
     int           n, cap;
 } scope;
 
+typedef struct loop_ctx loop_ctx;
+
 typedef struct lower {
-    gx_graph             *g;
+    gx_graph             *g;          /* the graph being built (a loop body, inside a loop) */
+    loop_ctx             *loop;       /* the loop being lowered, or NULL                     */
+    int                   unroll;     /* lower loops by unrolling them                       */
+    gx_ast_module       **imports;    /* modules imported, kept alive for their defs         */
+    int32_t               n_imports, cap_imports;
+    int                   import_depth;
     gx_diag              *d;
     const gx_dim_binding *binds;
     int                   n_binds;
@@ -68,13 +78,18 @@ static sym *scope_find_local(scope *s, const char *name) {
     return NULL;
 }
 
-static sym *scope_find(scope *s, const char *name) {
+static sym *scope_find_owner(scope *s, const char *name, scope **owner) {
     for (; s; s = s->parent) {
         sym *y = scope_find_local(s, name);
-        if (y) return y;
+        if (y) {
+            if (owner) *owner = s;
+            return y;
+        }
     }
     return NULL;
 }
+
+static sym *scope_find(scope *s, const char *name) { return scope_find_owner(s, name, NULL); }
 
 static gx_status scope_add(lower *L, scope *s, sym y) {
     sym *old = scope_find_local(s, y.name);
@@ -273,8 +288,54 @@ static gx_status eval_binary(lower *L, scope *s, const gx_ast_expr *x, ev *out) 
     return GX_OK;
 }
 
+/* ---- loops ---- */
+
+static gx_status name_value_if_unnamed(lower *L, gx_val v, const char *name);
+
+struct loop_ctx {
+    const gx_ast_loop *ast;
+    gx_graph          *outer;      /* the graph around the loop                              */
+    int32_t            n_seq;
+    gx_val            *seq_cur;    /* this step's slice of each sequence (in L->g)           */
+    /* invariants captured into a looped body: outer value -> body input */
+    gx_val            *cap_outer, *cap_body;
+    int32_t            n_cap, cap_cap;
+};
+
+/* An outer value used inside a looped body becomes a body input (an invariant). */
+static gx_status capture(lower *L, gx_val outer, gx_val *out) {
+    loop_ctx *c = L->loop;
+    for (int32_t i = 0; i < c->n_cap; i++)
+        if (c->cap_outer[i] == outer) {
+            *out = c->cap_body[i];
+            return GX_OK;
+        }
+    const gx_value *ov = &c->outer->values[outer];
+    int32_t cap = c->cap_cap;
+    gx_val *co = gx_grow(c->cap_outer, &cap, c->n_cap + 1, sizeof(gx_val));
+    if (co == NULL) return gx_diag_set(L->d, GX_ERR_NOMEM, "out of memory");
+    c->cap_outer = co;
+    cap = c->cap_cap;
+    gx_val *cb = gx_grow(c->cap_body, &cap, c->n_cap + 1, sizeof(gx_val));
+    if (cb == NULL) return gx_diag_set(L->d, GX_ERR_NOMEM, "out of memory");
+    c->cap_body = cb;
+    c->cap_cap = cap;
+    gx_val in;
+    gx_status st = gx_graph_add_input(L->g, ov->name ? ov->name : "invariant", ov->info, ov->pos,
+                                      &in, L->d);
+    if (st != GX_OK) return st;
+    c->cap_outer[c->n_cap] = outer;
+    c->cap_body[c->n_cap++] = in;
+    *out = in;
+    return GX_OK;
+}
+
 static gx_status eval_name(lower *L, scope *s, const gx_ast_expr *x, ev *out) {
-    sym *y = scope_find(s, x->name);
+    if (L->loop && strcmp(x->name, L->loop->ast->index) == 0)
+        return gx_diag_at(L->d, GX_ERR_INVALID, x->pos, "the loop index '%s' can only pick a "
+                          "step of a sequence, as in x[%s]", x->name, x->name);
+    scope *owner = NULL;
+    sym *y = scope_find_owner(s, x->name, &owner);
     if (y == NULL) {
         gx_dtype dt = gx_dtype_from_name(x->name);
         if (dt != GX_DTYPE_INVALID) {
@@ -284,7 +345,15 @@ static gx_status eval_name(lower *L, scope *s, const gx_ast_expr *x, ev *out) {
         return unknown_name(L, s, x->pos, "name", x->name, 0);
     }
     switch (y->kind) {
-    case SYM_VALUE: *out = (ev){.kind = EV_TENSOR, .val = y->val}; return GX_OK;
+    case SYM_VALUE:
+        *out = (ev){.kind = EV_TENSOR, .val = y->val};
+        if (owner->graph != L->g) {
+            if (L->loop == NULL)
+                return gx_diag_at(L->d, GX_ERR_INVALID, x->pos, "'%s' belongs to a loop body",
+                                  x->name);
+            return capture(L, y->val, &out->val);
+        }
+        return GX_OK;
     case SYM_DIM: *out = ev_int(y->dim); return GX_OK;
     case SYM_NUMBER: *out = ev_float(y->num); return GX_OK;
     case SYM_UNBOUND_DIM:
@@ -340,6 +409,18 @@ static gx_status eval(lower *L, scope *s, const gx_ast_expr *x, ev *out) {
     }
     case GX_EXPR_INDEX: {
         ev a, i;
+        if (L->loop && x->n_args == 1 && x->args[0].value->kind == GX_EXPR_NAME &&
+            strcmp(x->args[0].value->name, L->loop->ast->index) == 0) {
+            /* seq[t]: this step's slice of a sequence of the loop */
+            const gx_ast_loop *lp = L->loop->ast;
+            for (int k = 0; x->lhs->kind == GX_EXPR_NAME && k < lp->n_seqs; k++)
+                if (strcmp(lp->seqs[k]->name, x->lhs->name) == 0) {
+                    *out = (ev){.kind = EV_TENSOR, .val = L->loop->seq_cur[k]};
+                    return GX_OK;
+                }
+            return gx_diag_at(L->d, GX_ERR_INVALID, x->lhs->pos, "only the loop's sequences "
+                              "can be indexed by '%s' (loop %s over ...)", lp->index, lp->index);
+        }
         if (x->n_args != 1)
             return gx_diag_at(L->d, GX_ERR_INVALID, x->pos,
                               "indexing takes one integer (x[i] selects along axis 0)");
@@ -360,6 +441,9 @@ static gx_status eval(lower *L, scope *s, const gx_ast_expr *x, ev *out) {
         *out = (ev){.kind = EV_TENSOR, .val = y};
         return GX_OK;
     }
+    case GX_EXPR_LOOP:
+        return gx_diag_at(L->d, GX_ERR_INVALID, x->pos,
+                          "a loop must be the whole right-hand side of an assignment");
     case GX_EXPR_LIST: {
         ev r = {.kind = EV_LIST};
         if (x->n_args > GX_MAX_DIMS)
@@ -458,7 +542,7 @@ static gx_status call_def(lower *L, scope *s, const gx_ast_expr *x, const gx_ast
     /* the body sees its parameters, then the globals (dims, params, other defs) */
     scope *global = s;
     while (global->parent) global = global->parent;
-    scope inner = {.parent = global};
+    scope inner = {.parent = global, .graph = L->g};
     gx_status st = GX_OK;
     for (int k = 0; k < np && st == GX_OK; k++) {
         sym y = {.name = def->names[k], .pos = def->names_pos[k]};
@@ -579,6 +663,274 @@ static gx_status eval_call(lower *L, scope *s, const gx_ast_expr *x, ev *outs, i
     return call_op(L, s, x, op, outs, max_out, n_out);
 }
 
+
+/* ---- loop expressions ---- */
+
+static gx_status lower_stmts(lower *L, scope *s, gx_ast_stmt *const *stmts, int n,
+                             const gx_ast_stmt **ret);
+
+/* x[:, t] of a [B, T, ...] value in the current graph: index(x, axis, t) */
+static gx_status emit_index(lower *L, gx_val x, int32_t axis, int64_t t, gx_srcpos pos, gx_val *out) {
+    gx_attr_kv kv[2] = {{.name = "axis", .value = {.type = GX_ATTR_INT, .i = axis}},
+                        {.name = "i", .value = {.type = GX_ATTR_INT, .i = t}}};
+    return emit_op(L, "index", &x, 1, kv, 2, pos, out, 1, NULL);
+}
+
+/* m [B] reshaped to broadcast against a value of rank r: [B, 1, ..., 1] */
+static gx_status mask_for(lower *L, gx_val m, const gx_tensor_info *like, gx_srcpos pos, gx_val *out) {
+    const gx_tensor_info *mi = &L->g->values[m].info;
+    if (mi->dtype != like->dtype)
+        return gx_diag_at(L->d, GX_ERR_DTYPE, pos, "the loop's mask must be %s like the values it "
+                          "masks, not %s", gx_dtype_name(like->dtype), gx_dtype_name(mi->dtype));
+    if (mi->shape.ndim != 1 || like->shape.ndim < 1 || like->shape.dims[0] != mi->shape.dims[0]) {
+        char a1[128], a2[128];
+        return gx_diag_at(L->d, GX_ERR_SHAPE, pos, "a step of the loop's mask is %s; it must be "
+                          "[B] for values of shape %s", gx_shape_str(&mi->shape, a1, sizeof a1),
+                          gx_shape_str(&like->shape, a2, sizeof a2));
+    }
+    gx_attr_kv kv = {.name = "shape", .value = {.type = GX_ATTR_INTS, .n_ints = like->shape.ndim}};
+    kv.value.ints[0] = mi->shape.dims[0];
+    for (int i = 1; i < like->shape.ndim; i++) kv.value.ints[i] = 1;
+    return emit_op(L, "reshape", &m, 1, &kv, 1, pos, out, 1, NULL);
+}
+
+/* One step of the body, in L->g: carries in `carry` (updated in place), slices set in the
+ * loop context; the step's yields go to `yields`. With a mask slice m_t, rows whose mask is 0
+ * keep their carries and yield zeros (padding past a sequence's end). */
+static gx_status lower_step(lower *L, scope *outer_scope, const gx_ast_loop *lp, gx_val *carry,
+                            gx_val mask_t, gx_val *yields) {
+    scope inner = {.parent = outer_scope, .graph = L->g};
+    gx_status st = GX_OK;
+    for (int k = 0; k < lp->n_carry && st == GX_OK; k++) {
+        gx_status s2 = name_value_if_unnamed(L, carry[k], lp->carry_names[k]);
+        if (s2 != GX_OK) st = s2;
+        else st = scope_add(L, &inner, (sym){.name = lp->carry_names[k], .kind = SYM_VALUE,
+                                             .val = carry[k], .pos = lp->carry_pos[k]});
+    }
+    if (st == GX_OK) st = lower_stmts(L, &inner, lp->body, lp->n_body, NULL);
+    gx_val *next = malloc(sizeof(gx_val) * (size_t)(lp->n_carry + 1));
+    if (next == NULL) st = gx_diag_set(L->d, GX_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < lp->n_carry && st == GX_OK; k++) {
+        sym *y = scope_find_local(&inner, lp->carry_names[k]);
+        if (y == NULL || y->kind != SYM_VALUE) {
+            st = gx_diag_at(L->d, GX_ERR_INVALID, lp->carry_pos[k], "carry '%s' must stay a tensor",
+                            lp->carry_names[k]);
+            break;
+        }
+        next[k] = y->val;
+        if (mask_t != GX_VAL_NONE) {
+            gx_val m, in[3];
+            st = mask_for(L, mask_t, &L->g->values[carry[k]].info, lp->carry_pos[k], &m);
+            in[0] = m;
+            in[1] = next[k];
+            in[2] = carry[k];
+            if (st == GX_OK) st = emit_op(L, "where", in, 3, NULL, 0, lp->carry_pos[k], &next[k], 1, NULL);
+        }
+    }
+    for (int j = 0; j < lp->n_yield && st == GX_OK; j++) {
+        ev e;
+        st = eval(L, &inner, lp->yields[j], &e);
+        if (st == GX_OK && e.kind != EV_TENSOR)
+            st = gx_diag_at(L->d, GX_ERR_INVALID, lp->yields[j]->pos, "a loop yields tensors, "
+                            "not %s", ev_kind_name(&e));
+        if (st != GX_OK) break;
+        yields[j] = e.val;
+        if (mask_t != GX_VAL_NONE) {
+            gx_val m, in[2];
+            st = mask_for(L, mask_t, &L->g->values[yields[j]].info, lp->yields[j]->pos, &m);
+            in[0] = yields[j];
+            in[1] = m;
+            if (st == GX_OK) st = emit_op(L, "mul", in, 2, NULL, 0, lp->yields[j]->pos, &yields[j], 1, NULL);
+        }
+    }
+    for (int k = 0; k < lp->n_carry && st == GX_OK; k++) carry[k] = next[k];
+    free(next);
+    free(inner.syms);
+    return st;
+}
+
+static gx_status lower_loop(lower *L, scope *s, const gx_ast_expr *x, ev *outs, int max_out,
+                            int *n_out) {
+    const gx_ast_loop *lp = x->loop;
+    if (L->loop)
+        return gx_diag_at(L->d, GX_ERR_UNSUPPORTED, x->pos, "loops cannot be nested");
+    int n_seq = lp->n_seqs + (lp->mask != NULL);
+    int n_res = lp->n_yield + lp->n_carry;
+    if (n_res > max_out)
+        return gx_diag_at(L->d, GX_ERR_INVALID, x->pos, "a loop gives at most %d results", max_out);
+    gx_val seqs[MAX_ARGS + 1], inits[MAX_ARGS], carry[MAX_ARGS], yields[MAX_ARGS];
+    int32_t axes[MAX_ARGS + 1];
+    if (n_seq > MAX_ARGS || lp->n_carry > MAX_ARGS || lp->n_yield > MAX_ARGS)
+        return gx_diag_at(L->d, GX_ERR_INVALID, x->pos, "too many sequences, carries or yields");
+    int64_t axis = 1;
+    gx_status st = GX_OK;
+    if (lp->axis) st = eval_int(L, s, lp->axis, "the loop's axis", &axis);
+    /* sequences (and the mask, sliced like one) in the outer graph */
+    int64_t T = -1;
+    for (int k = 0; k < n_seq && st == GX_OK; k++) {
+        const gx_ast_expr *se = k < lp->n_seqs ? lp->seqs[k] : lp->mask;
+        if (k < lp->n_seqs && se->kind != GX_EXPR_NAME)
+            return gx_diag_at(L->d, GX_ERR_INVALID, se->pos, "a loop runs over named sequences "
+                              "(name the expression first: x = ...; loop t over x)");
+        ev e;
+        st = eval(L, s, se, &e);
+        if (st != GX_OK) return st;
+        if (e.kind != EV_TENSOR)
+            return gx_diag_at(L->d, GX_ERR_INVALID, se->pos, "a loop sequence must be a tensor");
+        seqs[k] = e.val;
+        const gx_shape *sh = &L->g->values[e.val].info.shape;
+        int64_t a = axis < 0 ? axis + sh->ndim : axis;
+        if (a < 0 || a >= sh->ndim) {
+            char b1[128];
+            return gx_diag_at(L->d, GX_ERR_SHAPE, se->pos, "%s of shape %s has no time axis %lld",
+                              k < lp->n_seqs ? "a sequence" : "the mask",
+                              gx_shape_str(sh, b1, sizeof b1), (long long)axis);
+        }
+        axes[k] = (int32_t)a;
+        if (T < 0) T = sh->dims[a];
+        else if (sh->dims[a] != T)
+            return gx_diag_at(L->d, GX_ERR_SHAPE, se->pos, "%s has %lld steps, the first sequence "
+                              "%lld", k < lp->n_seqs ? "this sequence" : "the mask",
+                              (long long)sh->dims[a], (long long)T);
+    }
+    for (int k = 0; k < lp->n_carry && st == GX_OK; k++) {
+        ev e;
+        st = eval(L, s, lp->carry_inits[k], &e);
+        if (st == GX_OK && e.kind != EV_TENSOR)
+            st = gx_diag_at(L->d, GX_ERR_INVALID, lp->carry_inits[k]->pos, "carry '%s' must start "
+                            "from a tensor (a state, an input or a computed value)", lp->carry_names[k]);
+        if (st == GX_OK) inits[k] = carry[k] = e.val;
+    }
+    if (st != GX_OK) return st;
+    loop_ctx c = {.ast = lp, .outer = L->g, .n_seq = lp->n_seqs};
+    gx_val cur[MAX_ARGS + 1];
+    c.seq_cur = cur;
+
+    if (L->unroll) {
+        /* the body once per step, in this graph; the yields stacked with concat */
+        gx_val *steps = malloc(sizeof(gx_val) * (size_t)(T * (lp->n_yield ? lp->n_yield : 1) + 1));
+        if (steps == NULL) return gx_diag_set(L->d, GX_ERR_NOMEM, "out of memory");
+        L->loop = &c;
+        for (int64_t i = 0; i < T && st == GX_OK; i++) {
+            int64_t t = lp->reverse ? T - 1 - i : i;
+            gx_val mask_t = GX_VAL_NONE;
+            for (int k = 0; k < n_seq && st == GX_OK; k++)
+                st = emit_index(L, seqs[k], axes[k], t, x->pos, k < lp->n_seqs ? &cur[k] : &mask_t);
+            if (st == GX_OK) st = lower_step(L, s, lp, carry, mask_t, yields);
+            for (int j = 0; j < lp->n_yield && st == GX_OK; j++) {
+                /* room for the time axis, then concat in time order */
+                const gx_shape *ys = &L->g->values[yields[j]].info.shape;
+                if (axes[0] > ys->ndim || ys->ndim >= GX_MAX_DIMS) {
+                    st = gx_diag_at(L->d, GX_ERR_SHAPE, lp->yields[j]->pos, "yield %d has rank %d: "
+                                    "it cannot be stacked on axis %d", j + 1, (int)ys->ndim, axes[0]);
+                    break;
+                }
+                gx_attr_kv kv = {.name = "shape", .value = {.type = GX_ATTR_INTS, .n_ints = ys->ndim + 1}};
+                for (int q = 0, r = 0; q < ys->ndim + 1; q++)
+                    kv.value.ints[q] = q == axes[0] ? 1 : ys->dims[r++];
+                st = emit_op(L, "reshape", &yields[j], 1, &kv, 1, lp->yields[j]->pos,
+                             &steps[t * lp->n_yield + j], 1, NULL);
+            }
+        }
+        L->loop = NULL;
+        for (int j = 0; j < lp->n_yield && st == GX_OK; j++) {
+            gx_val *parts = malloc(sizeof(gx_val) * (size_t)(T + 1));
+            if (parts == NULL) {
+                st = gx_diag_set(L->d, GX_ERR_NOMEM, "out of memory");
+                break;
+            }
+            for (int64_t t = 0; t < T; t++) parts[t] = steps[t * lp->n_yield + j];
+            gx_attr_kv kv = {.name = "axis", .value = {.type = GX_ATTR_INT, .i = axes[0]}};
+            if (T > 0) st = emit_op(L, "concat", parts, (int)T, &kv, 1, lp->yield_pos, &yields[j], 1, NULL);
+            else st = gx_diag_at(L->d, GX_ERR_SHAPE, x->pos, "cannot unroll a loop of 0 steps");
+            free(parts);
+        }
+        free(steps);
+        for (int j = 0; j < lp->n_yield && st == GX_OK; j++) outs[j] = (ev){.kind = EV_TENSOR, .val = yields[j]};
+        for (int k = 0; k < lp->n_carry && st == GX_OK; k++)
+            outs[lp->n_yield + k] = (ev){.kind = EV_TENSOR, .val = carry[k]};
+        if (st == GX_OK) *n_out = n_res;
+        return st;
+    }
+
+    /* looped: one body graph; outer values it uses become invariants */
+    gx_loop *l = gx_loop_new();
+    gx_graph *body = gx_graph_new(L->g->reg);
+    if (l == NULL || body == NULL) {
+        gx_loop_free(l);
+        gx_graph_free(body);
+        return gx_diag_set(L->d, GX_ERR_NOMEM, "out of memory");
+    }
+    l->body = body;
+    body->name = "loop body";
+    l->reverse = lp->reverse;
+    l->n_carry = lp->n_carry;
+    l->n_seq = n_seq;
+    l->n_yield = lp->n_yield;
+    l->carry_in = malloc(sizeof(gx_val) * (size_t)(lp->n_carry + 1));
+    l->carry_out = malloc(sizeof(gx_val) * (size_t)(lp->n_carry + 1));
+    l->seq_in = malloc(sizeof(gx_val) * (size_t)(n_seq + 1));
+    l->seq_axis = malloc(sizeof(int32_t) * (size_t)(n_seq + 1));
+    l->yield_out = malloc(sizeof(gx_val) * (size_t)(lp->n_yield + 1));
+    l->yield_axis = malloc(sizeof(int32_t) * (size_t)(lp->n_yield + 1));
+    if (!l->carry_in || !l->carry_out || !l->seq_in || !l->seq_axis || !l->yield_out || !l->yield_axis)
+        st = gx_diag_set(L->d, GX_ERR_NOMEM, "out of memory");
+    gx_graph *outer = L->g;
+    for (int k = 0; k < lp->n_carry && st == GX_OK; k++) {
+        st = gx_graph_add_input(body, lp->carry_names[k], outer->values[inits[k]].info,
+                                lp->carry_pos[k], &l->carry_in[k], L->d);
+        carry[k] = l->carry_in[k];
+    }
+    gx_val mask_t = GX_VAL_NONE;
+    for (int k = 0; k < n_seq && st == GX_OK; k++) {
+        gx_tensor_info si = outer->values[seqs[k]].info;
+        for (int q = axes[k]; q + 1 < si.shape.ndim; q++) si.shape.dims[q] = si.shape.dims[q + 1];
+        si.shape.ndim--;
+        const char *nm = k < lp->n_seqs ? lp->seqs[k]->name : "mask";
+        st = gx_graph_add_input(body, nm, si, k < lp->n_seqs ? lp->seqs[k]->pos : lp->mask->pos,
+                                &l->seq_in[k], L->d);
+        l->seq_axis[k] = axes[k];
+        if (k < lp->n_seqs) cur[k] = l->seq_in[k];
+        else mask_t = l->seq_in[k];
+    }
+    if (st == GX_OK) {
+        L->g = body;
+        L->loop = &c;
+        st = lower_step(L, s, lp, carry, mask_t, yields);
+        L->loop = NULL;
+        L->g = outer;
+    }
+    for (int k = 0; k < lp->n_carry; k++) l->carry_out[k] = carry[k];
+    for (int j = 0; j < lp->n_yield; j++) {
+        l->yield_out[j] = yields[j];
+        l->yield_axis[j] = axes[0];
+    }
+    l->n_inv = c.n_cap;
+    l->inv_in = c.cap_body;
+    c.cap_body = NULL;
+    gx_val *in = malloc(sizeof(gx_val) * (size_t)(lp->n_carry + n_seq + c.n_cap + 1));
+    gx_val *res = malloc(sizeof(gx_val) * (size_t)(n_res + 1));
+    if (st == GX_OK && (!in || !res)) st = gx_diag_set(L->d, GX_ERR_NOMEM, "out of memory");
+    if (st == GX_OK) {
+        int32_t w = 0;
+        for (int k = 0; k < lp->n_carry; k++) in[w++] = inits[k];
+        for (int k = 0; k < n_seq; k++) in[w++] = seqs[k];
+        for (int k = 0; k < c.n_cap; k++) in[w++] = c.cap_outer[k];
+        st = gx_graph_add_loop(outer, l, in, x->pos, res, L->d);
+    }
+    if (st == GX_OK) {
+        for (int j = 0; j < n_res; j++) outs[j] = (ev){.kind = EV_TENSOR, .val = res[j]};
+        *n_out = n_res;
+    } else {
+        gx_loop_free(l);
+    }
+    free(in);
+    free(res);
+    free(c.cap_outer);
+    free(c.cap_body);
+    return st;
+}
+
 /* ---- statements ---- */
 
 static gx_status eval_type(lower *L, scope *s, const gx_ast_type *t, const char *name,
@@ -693,7 +1045,7 @@ static gx_status eval_init(lower *L, scope *s, const gx_ast_stmt *st_, gx_init *
     return GX_OK;
 }
 
-static gx_status name_value(lower *L, gx_val v, const char *name) {
+static gx_status name_value_if_unnamed(lower *L, gx_val v, const char *name) {
     gx_value *val = &L->g->values[v];
     if (val->name == NULL) {
         val->name = gx_arena_strdup(&L->g->arena, name);
@@ -710,7 +1062,7 @@ static gx_status bind_value(lower *L, scope *s, const char *name, gx_srcpos pos,
                           (int)old->pos.line, (int)old->pos.col);
     if (old && old->kind == SYM_DEF)
         return gx_diag_at(L->d, GX_ERR_INVALID, pos, "cannot assign to '%s': it is a def", name);
-    gx_status st = name_value(L, v, name);
+    gx_status st = name_value_if_unnamed(L, v, name);
     if (st != GX_OK) return st;
     return scope_add(L, s, (sym){.name = name, .kind = SYM_VALUE, .val = v, .pos = pos});
 }
@@ -720,8 +1072,11 @@ static gx_status lower_assign(lower *L, scope *s, const gx_ast_stmt *a) {
     int n = 1;
     gx_status st;
     if (a->value->kind == GX_EXPR_CALL) st = eval_call(L, s, a->value, res, MAX_RESULTS, &n);
+    else if (a->value->kind == GX_EXPR_LOOP) st = lower_loop(L, s, a->value, res, MAX_RESULTS, &n);
     else st = eval(L, s, a->value, &res[0]);
     if (st != GX_OK) return st;
+    if (a->value->kind == GX_EXPR_LOOP && a->n_names == a->value->loop->n_yield)
+        n = a->n_names; /* `hs = loop ...`: the final carries are not wanted */
     if (n != a->n_names)
         return gx_diag_at(L->d, GX_ERR_INVALID, a->pos, "%d name%s on the left, but the right "
                           "side gives %d result%s", a->n_names, a->n_names == 1 ? "" : "s", n,
@@ -761,6 +1116,78 @@ static const gx_dim_binding *find_binding(lower *L, const char *name) {
     return NULL;
 }
 
+
+/* state NAME : T = 0 | input | param init S: an initial state for a loop's carry */
+static gx_status lower_stmt(lower *L, scope *s, const gx_ast_stmt *a, int global);
+
+static gx_status lower_state(lower *L, scope *s, const gx_ast_stmt *a) {
+    if (scope_find_local(s, a->name))
+        return gx_diag_at(L->d, GX_ERR_INVALID, a->name_pos, "'%s' is already defined", a->name);
+    gx_tensor_info info;
+    gx_status st = eval_type(L, s, &a->type, a->name, &info);
+    if (st != GX_OK) return st;
+    if (info.dtype == GX_DTYPE_I32)
+        return gx_diag_at(L->d, GX_ERR_DTYPE, a->type.dtype_pos, "state '%s' must be f32 or f64",
+                          a->name);
+    gx_val v;
+    if (a->state_kind == GX_STATE_PARAM) {
+        gx_init init;
+        st = eval_init(L, s, a, &init);
+        if (st == GX_OK) st = gx_graph_add_param(L->g, a->name, info, init, a->name_pos, &v, L->d);
+    } else {
+        st = gx_graph_add_input(L->g, a->name, info, a->name_pos, &v, L->d);
+        /* `= 0`: zeros unless the caller feeds it (a stream's state from the last chunk) */
+        if (st == GX_OK && a->state_kind == GX_STATE_ZEROS)
+            L->g->inputs[L->g->n_inputs - 1].zero_default = 1;
+    }
+    if (st != GX_OK) return st;
+    return scope_add(L, s, (sym){.name = a->name, .kind = SYM_VALUE, .val = v, .pos = a->name_pos,
+                                 .fixed = 1});
+}
+
+/* import "file.graph": the file's defs become visible; the path is relative to the importing
+ * file. Imported files may hold only defs and further imports. */
+static gx_status lower_import(lower *L, scope *s, const gx_ast_stmt *a) {
+    if (L->import_depth >= 16)
+        return gx_diag_at(L->d, GX_ERR_INVALID, a->pos, "imports nested more than 16 deep (does "
+                          "a file import itself?)");
+    char path[4096];
+    const char *slash = strrchr(a->pos.file, '/');
+    if (a->path[0] == '/' || slash == NULL)
+        snprintf(path, sizeof path, "%s", a->path);
+    else
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - a->pos.file), a->pos.file, a->path);
+    for (int32_t i = 0; i < L->n_imports; i++)
+        if (strcmp(L->imports[i]->file, path) == 0) return GX_OK; /* already imported */
+    char *src;
+    size_t n;
+    gx_diag local;
+    gx_diag_init(&local);
+    if (gx_read_file(path, &src, &n, &local) != GX_OK)
+        return gx_diag_at(L->d, GX_ERR_IO, a->pos, "cannot import '%s': %s", a->path,
+                          local.msg + strlen("error: "));
+    gx_ast_module *m = NULL;
+    gx_status st = gx_parse(src, n, path, &m, L->d);
+    free(src);
+    if (st != GX_OK) return st;
+    gx_ast_module **im = gx_grow(L->imports, &L->cap_imports, L->n_imports + 1, sizeof *im);
+    if (im == NULL) {
+        gx_ast_free(m);
+        return gx_diag_set(L->d, GX_ERR_NOMEM, "out of memory");
+    }
+    L->imports = im;
+    L->imports[L->n_imports++] = m;
+    L->import_depth++;
+    for (int i = 0; i < m->n_stmts && st == GX_OK; i++) {
+        const gx_ast_stmt *x = m->stmts[i];
+        if (x->kind == GX_STMT_DEF || x->kind == GX_STMT_IMPORT) st = lower_stmt(L, s, x, 1);
+        else st = gx_diag_at(L->d, GX_ERR_INVALID, x->pos, "an imported file may only hold defs "
+                             "and imports");
+    }
+    L->import_depth--;
+    return st;
+}
+
 static gx_status lower_stmt(lower *L, scope *s, const gx_ast_stmt *a, int global) {
     gx_status st = GX_OK;
     gx_graph *g = L->g;
@@ -769,6 +1196,20 @@ static gx_status lower_stmt(lower *L, scope *s, const gx_ast_stmt *a, int global
                           "allowed inside a def");
     switch (a->kind) {
     case GX_STMT_GRAPH:
+        for (int i = 0; i < a->n_names; i++) {
+            static const char *const known[] = {"unroll"};
+            if (strcmp(a->names[i], "unroll") != 0) {
+                const char *near = gx_nearest_name(a->names[i], known, 1);
+                return gx_diag_at(L->d, GX_ERR_NOT_FOUND, a->names_pos[i], "unknown graph "
+                                  "attribute '%s'%s%s%s (known: unroll)", a->names[i],
+                                  near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+            }
+            int64_t v;
+            gx_status st2 = eval_int(L, s, a->values[i], "unroll", &v);
+            if (st2 != GX_OK) return st2;
+            if (v != 0 && v != 1)
+                return gx_diag_at(L->d, GX_ERR_INVALID, a->values[i]->pos, "unroll must be 0 or 1");
+        }
         if (L->graph_stmt.line)
             return gx_diag_at(L->d, GX_ERR_INVALID, a->pos, "the graph is already named at %d:%d",
                               (int)L->graph_stmt.line, (int)L->graph_stmt.col);
@@ -817,7 +1258,17 @@ static gx_status lower_stmt(lower *L, scope *s, const gx_ast_stmt *a, int global
         for (int i = 0; i < a->n_names; i++) {
             ev e;
             if (a->values && a->values[i]) {
-                st = eval(L, s, a->values[i], &e);
+                if (a->values[i]->kind == GX_EXPR_LOOP) {
+                    ev res[MAX_RESULTS];
+                    int n = 0;
+                    st = lower_loop(L, s, a->values[i], res, MAX_RESULTS, &n);
+                    if (st == GX_OK && n < 1)
+                        st = gx_diag_at(L->d, GX_ERR_INVALID, a->values[i]->pos, "the loop yields nothing");
+                    if (st != GX_OK) return st;
+                    e = res[0];
+                } else {
+                    st = eval(L, s, a->values[i], &e);
+                }
                 if (st != GX_OK) return st;
                 if (e.kind != EV_TENSOR)
                     return gx_diag_at(L->d, GX_ERR_INVALID, a->values[i]->pos,
@@ -856,6 +1307,8 @@ static gx_status lower_stmt(lower *L, scope *s, const gx_ast_stmt *a, int global
     case GX_STMT_TRAIN:
         /* training defaults are read by `gexec train`; the graph itself does not use them */
         return GX_OK;
+    case GX_STMT_STATE: return lower_state(L, s, a);
+    case GX_STMT_IMPORT: return lower_import(L, s, a);
     }
     return gx_diag_at(L->d, GX_ERR_INVALID, a->pos, "unknown statement");
 }
@@ -876,31 +1329,66 @@ static gx_status lower_stmts(lower *L, scope *s, gx_ast_stmt *const *stmts, int 
     return GX_OK;
 }
 
-static void free_module(void *m) { gx_ast_free(m); }
+/* the graph owns its source module and the modules it imported (their defs' positions) */
+typedef struct sources {
+    gx_ast_module  *main;
+    gx_ast_module **imports;
+    int32_t         n_imports;
+} sources;
 
-gx_status gx_lower(gx_ast_module *m, gx_registry *reg, const gx_dim_binding *binds, int n_binds,
-                   gx_graph **out, gx_diag *d) {
+static void free_sources(void *p) {
+    sources *s = p;
+    gx_ast_free(s->main);
+    for (int32_t i = 0; i < s->n_imports; i++) gx_ast_free(s->imports[i]);
+    free(s->imports);
+    free(s);
+}
+
+/* `graph NAME (unroll = 1)`, read before any loop is lowered */
+static int graph_unroll_attr(const gx_ast_module *m) {
+    for (int i = 0; i < m->n_stmts; i++) {
+        const gx_ast_stmt *a = m->stmts[i];
+        if (a->kind != GX_STMT_GRAPH) continue;
+        for (int k = 0; k < a->n_names; k++)
+            if (strcmp(a->names[k], "unroll") == 0 && a->values[k]->kind == GX_EXPR_NUMBER)
+                return a->values[k]->is_int && a->values[k]->ival == 1;
+    }
+    return 0;
+}
+
+gx_status gx_lower_with(gx_ast_module *m, gx_registry *reg, const gx_lower_opts *o,
+                        gx_graph **out, gx_diag *d) {
+    static const gx_lower_opts none = {.unroll = -1};
+    if (o == NULL) o = &none;
     *out = NULL;
     gx_graph *g = gx_graph_new(reg);
-    if (g == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
-    lower L = {.g = g, .d = d, .binds = binds, .n_binds = n_binds};
-    scope global = {0};
+    sources *src = calloc(1, sizeof *src);
+    if (g == NULL || src == NULL) {
+        gx_graph_free(g);
+        free(src);
+        return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    }
+    lower L = {.g = g, .d = d, .binds = o->binds, .n_binds = o->n_binds,
+               .unroll = o->unroll >= 0 ? o->unroll : graph_unroll_attr(m)};
+    scope global = {.graph = g};
     /* the graph's default name: the file name without directory and extension */
     const char *base = strrchr(m->file, '/');
     base = base ? base + 1 : m->file;
     size_t len = strcspn(base, ".");
     g->name = gx_arena_strndup(&g->arena, base, len);
     gx_status st = g->name ? GX_OK : gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
-    /* defs may be called before they appear: register them first */
+    /* defs (and imported defs) may be called before they appear: register them first */
     for (int i = 0; st == GX_OK && i < m->n_stmts; i++)
-        if (m->stmts[i]->kind == GX_STMT_DEF) st = lower_stmt(&L, &global, m->stmts[i], 1);
+        if (m->stmts[i]->kind == GX_STMT_DEF || m->stmts[i]->kind == GX_STMT_IMPORT)
+            st = lower_stmt(&L, &global, m->stmts[i], 1);
     for (int i = 0; st == GX_OK && i < m->n_stmts; i++)
-        if (m->stmts[i]->kind != GX_STMT_DEF) st = lower_stmt(&L, &global, m->stmts[i], 1);
-    for (int i = 0; st == GX_OK && i < n_binds; i++) {
-        sym *y = scope_find_local(&global, binds[i].name);
+        if (m->stmts[i]->kind != GX_STMT_DEF && m->stmts[i]->kind != GX_STMT_IMPORT)
+            st = lower_stmt(&L, &global, m->stmts[i], 1);
+    for (int i = 0; st == GX_OK && i < o->n_binds; i++) {
+        sym *y = scope_find_local(&global, o->binds[i].name);
         if (y == NULL || (y->kind != SYM_DIM && y->kind != SYM_UNBOUND_DIM))
             st = gx_diag_set(d, GX_ERR_NOT_FOUND, "--dim %s: the graph has no dim '%s'",
-                             binds[i].name, binds[i].name);
+                             o->binds[i].name, o->binds[i].name);
     }
     /* the loss: the value named `loss`, made an output if it is not one already */
     if (st == GX_OK) {
@@ -912,14 +1400,25 @@ gx_status gx_lower(gx_ast_module *m, gx_registry *reg, const gx_dim_binding *bin
         }
     }
     free(global.syms);
+    src->imports = L.imports;
+    src->n_imports = L.n_imports;
     if (st != GX_OK) {
+        src->main = NULL; /* the caller still owns m on failure */
+        free_sources(src);
         gx_graph_free(g);
         return st;
     }
-    g->source = m;
-    g->source_free = free_module;
+    src->main = m;
+    g->source = src;
+    g->source_free = free_sources;
     *out = g;
     return GX_OK;
+}
+
+gx_status gx_lower(gx_ast_module *m, gx_registry *reg, const gx_dim_binding *binds, int n_binds,
+                   gx_graph **out, gx_diag *d) {
+    gx_lower_opts o = {.binds = binds, .n_binds = n_binds, .unroll = -1};
+    return gx_lower_with(m, reg, &o, out, d);
 }
 
 gx_status gx_read_file(const char *path, char **data, size_t *n, gx_diag *d) {
@@ -960,6 +1459,12 @@ gx_status gx_read_file(const char *path, char **data, size_t *n, gx_diag *d) {
 
 gx_status gx_graph_load_file(gx_registry *reg, const char *path, const gx_dim_binding *binds,
                              int n_binds, gx_graph **out, gx_diag *d) {
+    gx_lower_opts o = {.binds = binds, .n_binds = n_binds, .unroll = -1};
+    return gx_graph_load_file_with(reg, path, &o, out, d);
+}
+
+gx_status gx_graph_load_file_with(gx_registry *reg, const char *path, const gx_lower_opts *o,
+                                  gx_graph **out, gx_diag *d) {
     *out = NULL;
     char *src;
     size_t n;
@@ -969,7 +1474,7 @@ gx_status gx_graph_load_file(gx_registry *reg, const char *path, const gx_dim_bi
     st = gx_parse(src, n, path, &m, d);
     free(src);
     if (st != GX_OK) return st;
-    st = gx_lower(m, reg, binds, n_binds, out, d);
+    st = gx_lower_with(m, reg, o, out, d);
     if (st != GX_OK) gx_ast_free(m);
     return st;
 }

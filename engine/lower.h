@@ -15,6 +15,19 @@ typedef struct gx_dim_binding {
     int64_t     value;
 } gx_dim_binding;
 
+typedef struct gx_lower_opts {
+    const gx_dim_binding *binds;
+    int                   n_binds;
+    int                   unroll;   /* 1: unroll loops, 0: keep them looped, -1: as the graph
+                                       says (`graph NAME (unroll = 1)`), looped by default */
+} gx_lower_opts;
+
+/* Lower `m` with options (NULL: defaults). On success the graph owns m. */
+gx_status gx_lower_with(gx_ast_module *m, gx_registry *reg, const gx_lower_opts *o,
+                        gx_graph **out, gx_diag *d);
+gx_status gx_graph_load_file_with(gx_registry *reg, const char *path, const gx_lower_opts *o,
+                                  gx_graph **out, gx_diag *d);
+
 /* Lower `m`. Bindings give values to dims declared without one (`dim B`) and override declared
  * values. On success the graph takes ownership of m (positions point into it). */
 gx_status gx_lower(gx_ast_module *m, gx_registry *reg, const gx_dim_binding *binds,

@@ -3,6 +3,9 @@
  *
  * One token of lookahead beyond the current one (to tell `x = ...` and `f(lr = 1)` apart).
  * The first error stops the parse and reads `file:line:col: error: expected X, found Y`.
+ * Statements live in one of three places: the top level, a def body (assignments and return)
+ * and a loop body (assignments, then an optional final yield). A loop is an expression, but only
+ * as the whole right-hand side of an assignment or output, and loops do not nest.
  * Nesting, tree height and tree size are bounded so no input can overflow the stack here or in
  * the recursive passes that walk the AST later. Names are not resolved and dtypes are not
  * checked: that is lowering's job.
@@ -29,6 +32,7 @@ typedef struct parser {
     gx_diag       *d;
     gx_status      status;   /* the first error, kept also when d is NULL           */
     int            nest;
+    int            in_loop;  /* inside a loop's header or body: loops do not nest     */
     size_t         bytes;    /* AST bytes allocated so far                          */
     void          *grown;    /* the array grow() just made room in                 */
 } parser;
@@ -175,6 +179,22 @@ static int check_height(parser *p, int h, gx_srcpos pos) {
     return 0;
 }
 
+/* `dims` selects what an expression may contain: DIMS_NONE anything; DIMS_SHAPE a dimension
+ * (integers, dim names, + - * / %, unary minus, parentheses); DIMS_AXIS the same, for a loop's
+ * `axis N`, with messages that say so. */
+enum { DIMS_NONE = 0, DIMS_SHAPE = 1, DIMS_AXIS = 2 };
+
+static const char *dims_expected(int dims) {
+    return dims == DIMS_AXIS ? "an axis such as 0 or 1" : "a dimension such as 64 or H";
+}
+
+static const char *dims_where(int dims) {
+    return dims == DIMS_AXIS ? "a loop axis" : "a dimension expression";
+}
+
+static const char *const loop_whole_rhs =
+    "a loop must be the whole right-hand side of an assignment";
+
 static gx_ast_expr *parse_expr(parser *p, int dims, int *height);
 
 /* Arguments up to `close` (the opening bracket is already consumed). Keyword arguments
@@ -232,15 +252,13 @@ static gx_status parse_call(parser *p, gx_ast_expr *e, int *height) {
     return parse_args(p, '(', open, 1, e, height);
 }
 
-static const char *const dim_expected = "a dimension such as 64 or H";
-
 static gx_ast_expr *parse_primary(parser *p, int dims, int *height) {
     gx_ast_expr *e;
     *height = 1;
     switch (p->tok.kind) {
     case GX_TOK_NUMBER:
         if (dims && !p->tok.is_int) {
-            fail_expected(p, &p->tok, "%s", dim_expected);
+            fail_expected(p, &p->tok, "%s", dims_expected(dims));
             return NULL;
         }
         if ((e = new_expr(p, GX_EXPR_NUMBER, p->tok.pos)) == NULL) return NULL;
@@ -261,8 +279,8 @@ static gx_ast_expr *parse_primary(parser *p, int dims, int *height) {
         advance(p);
         if (at(p, '(')) {
             if (dims) {
-                fail_at(p, GX_ERR_PARSE, p->tok.pos,
-                        "calls are not allowed in a dimension expression");
+                fail_at(p, GX_ERR_PARSE, p->tok.pos, "calls are not allowed in %s",
+                        dims_where(dims));
                 return NULL;
             }
             if (parse_call(p, e, height) != GX_OK) return NULL;
@@ -295,12 +313,18 @@ static gx_ast_expr *parse_primary(parser *p, int dims, int *height) {
                     gx_keyword_name(p->tok.kw));
             return NULL;
         }
+        if (p->tok.kw == GX_KW_LOOP && !dims) {
+            /* parse_rhs takes a loop that is a whole right-hand side; this one is not */
+            fail_at(p, GX_ERR_PARSE, p->tok.pos, "%s",
+                    p->in_loop ? "loops cannot be nested" : loop_whole_rhs);
+            return NULL;
+        }
         break;
     case GX_TOK_EOF:
     case GX_TOK_ERROR:
         break;
     }
-    fail_expected(p, &p->tok, "%s", dims ? dim_expected : "an expression");
+    fail_expected(p, &p->tok, "%s", dims ? dims_expected(dims) : "an expression");
     return NULL;
 }
 
@@ -309,15 +333,18 @@ static gx_ast_expr *parse_postfix(parser *p, int dims, int *height) {
     while (e != NULL) {
         if (at(p, '(')) {
             /* a call was already taken by parse_primary right after its name */
-            fail_at(p, GX_ERR_PARSE, p->tok.pos,
-                    dims ? "calls are not allowed in a dimension expression"
-                         : "unexpected '(': only a function name can be called");
+            if (dims)
+                fail_at(p, GX_ERR_PARSE, p->tok.pos, "calls are not allowed in %s",
+                        dims_where(dims));
+            else
+                fail_at(p, GX_ERR_PARSE, p->tok.pos,
+                        "unexpected '(': only a function name can be called");
             return NULL;
         }
         if (!at(p, '[')) break;
         if (dims) {
-            fail_at(p, GX_ERR_PARSE, p->tok.pos,
-                    "indexing is not allowed in a dimension expression");
+            fail_at(p, GX_ERR_PARSE, p->tok.pos, "indexing is not allowed in %s",
+                    dims_where(dims));
             return NULL;
         }
         gx_ast_expr *ix = new_expr(p, GX_EXPR_INDEX, e->pos);
@@ -390,7 +417,7 @@ static gx_ast_expr *parse_term(parser *p, int dims, int *height) {
     gx_ast_expr *lhs = parse_unary(p, dims, &hl);
     while (lhs != NULL && p->tok.kind == GX_TOK_PUNCT && strchr("*/%@", p->tok.ch) != NULL) {
         if (dims && p->tok.ch == '@') {
-            fail_at(p, GX_ERR_PARSE, p->tok.pos, "'@' is not allowed in a dimension expression");
+            fail_at(p, GX_ERR_PARSE, p->tok.pos, "'@' is not allowed in %s", dims_where(dims));
             return NULL;
         }
         char op = p->tok.ch;
@@ -404,8 +431,8 @@ static gx_ast_expr *parse_term(parser *p, int dims, int *height) {
     return lhs;
 }
 
-/* + -: the loosest level. dims != 0 parses a dimension expression: integers, dim names,
- * + - * / %, unary minus and parentheses only. */
+/* + -: the loosest level. dims != DIMS_NONE parses a dimension or axis expression: integers,
+ * dim names, + - * / %, unary minus and parentheses only. */
 static gx_ast_expr *parse_expr(parser *p, int dims, int *height) {
     int hl, hr;
     gx_ast_expr *lhs = parse_term(p, dims, &hl);
@@ -427,6 +454,11 @@ static gx_ast_expr *expr(parser *p, int dims) {
 }
 
 // ---- statements ----
+
+/* where a statement is: what it may be follows from this */
+typedef enum stmt_ctx { IN_TOP, IN_DEF, IN_LOOP } stmt_ctx;
+
+static gx_status parse_stmt(parser *p, stmt_ctx ctx, gx_ast_stmt **out);
 
 static gx_ast_stmt *new_stmt(parser *p, gx_ast_stmt_kind kind) {
     gx_ast_stmt *s = palloc(p, sizeof *s);
@@ -475,7 +507,7 @@ static gx_status parse_type(parser *p, gx_ast_type *t) {
     }
     int cap = 0;
     for (;;) {
-        gx_ast_expr *dim = expr(p, 1);
+        gx_ast_expr *dim = expr(p, DIMS_SHAPE);
         if (dim == NULL) return p->status;
         if (!GROW(p, t->dims, t->n_dims, &cap)) return p->status;
         t->dims[t->n_dims++] = dim;
@@ -492,30 +524,30 @@ static gx_status parse_type(parser *p, gx_ast_type *t) {
     }
 }
 
-/* graph NAME | dim NAME [= dimexpr] | input NAME : type */
+/* graph NAME | dim NAME [= dimexpr] | input NAME : type (also the start of param and state) */
 static gx_status parse_simple(parser *p, gx_ast_stmt *s) {
     advance(p);
     gx_status st = expect_name(p, &s->name, &s->name_pos);
     if (st != GX_OK) return st;
     if (s->kind == GX_STMT_DIM && at(p, '=')) {
         advance(p);
-        return (s->value = expr(p, 1)) != NULL ? GX_OK : p->status;
+        return (s->value = expr(p, DIMS_SHAPE)) != NULL ? GX_OK : p->status;
     }
-    if (s->kind == GX_STMT_INPUT || s->kind == GX_STMT_PARAM) {
+    if (s->kind == GX_STMT_INPUT || s->kind == GX_STMT_PARAM || s->kind == GX_STMT_STATE) {
         if (!at(p, ':'))
             return fail_expected(p, &p->tok, "':' after %s name '%.64s'",
-                                 s->kind == GX_STMT_INPUT ? "input" : "param", s->name);
+                                 s->kind == GX_STMT_INPUT   ? "input"
+                                 : s->kind == GX_STMT_PARAM ? "param"
+                                                            : "state",
+                                 s->name);
         advance(p);
         return parse_type(p, &s->type);
     }
     return GX_OK;
 }
 
-/* param NAME : type [init NAME | init NAME(args)] */
-static gx_status parse_param(parser *p, gx_ast_stmt *s) {
-    gx_status st = parse_simple(p, s);
-    if (st != GX_OK || !at_kw(p, GX_KW_INIT)) return st;
-    advance(p);
+/* What follows `init`: NAME or NAME(args), into s->init. */
+static gx_status parse_init(parser *p, gx_ast_stmt *s) {
     if (p->tok.kind != GX_TOK_NAME)
         return fail_expected(p, &p->tok, "an initializer such as xavier or normal(0, 0.1)");
     gx_ast_expr *e = new_expr(p, GX_EXPR_NAME, p->tok.pos);
@@ -525,6 +557,242 @@ static gx_status parse_param(parser *p, gx_ast_stmt *s) {
     if (at(p, '(') && parse_call(p, e, &h) != GX_OK) return p->status;
     s->init = e;
     return GX_OK;
+}
+
+/* param NAME : type [init NAME | init NAME(args)] */
+static gx_status parse_param(parser *p, gx_ast_stmt *s) {
+    gx_status st = parse_simple(p, s);
+    if (st != GX_OK || !at_kw(p, GX_KW_INIT)) return st;
+    advance(p);
+    return parse_init(p, s);
+}
+
+/* state NAME : type = 0 | = input | = param init NAME[(args)] */
+static gx_status parse_state(parser *p, gx_ast_stmt *s) {
+    gx_status st = parse_simple(p, s);
+    if (st != GX_OK) return st;
+    if (!at(p, '='))
+        return fail_expected(p, &p->tok, "'=' after the type of state '%.64s'", s->name);
+    advance(p);
+    if (p->tok.kind == GX_TOK_NUMBER && p->tok.is_int && p->tok.ival == 0) {
+        s->state_kind = GX_STATE_ZEROS;
+        advance(p);
+        return GX_OK;
+    }
+    if (at_kw(p, GX_KW_INPUT)) {
+        s->state_kind = GX_STATE_INPUT;
+        advance(p);
+        return GX_OK;
+    }
+    if (!at_kw(p, GX_KW_PARAM))
+        return fail_expected(p, &p->tok, "0, input or param after '=' in state '%.64s'", s->name);
+    s->state_kind = GX_STATE_PARAM;
+    advance(p);
+    if (!at_kw(p, GX_KW_INIT))
+        return fail_expected(p, &p->tok, "'init' after 'param' in state '%.64s'", s->name);
+    advance(p);
+    return parse_init(p, s);
+}
+
+/* import "path.graph" */
+static gx_status parse_import(parser *p, gx_ast_stmt *s) {
+    advance(p);
+    if (p->tok.kind != GX_TOK_STRING) return fail_expected(p, &p->tok, "a string after 'import'");
+    s->path = p->tok.str;
+    advance(p);
+    return GX_OK;
+}
+
+/* graph NAME [(key = expr (, key = expr)*)] */
+static gx_status parse_graph(parser *p, gx_ast_stmt *s) {
+    gx_status st = parse_simple(p, s);
+    if (st != GX_OK || !at(p, '(')) return st;
+    gx_srcpos open = p->tok.pos;
+    int cap = 0;
+    advance(p);
+    for (;;) {
+        if (p->tok.kind != GX_TOK_NAME) return fail_expected(p, &p->tok, "an attribute name");
+        gx_srcpos pos = p->tok.pos;
+        const char *key = copy_text(p, p->tok.text, p->tok.len);
+        if (key == NULL) return p->status;
+        advance(p);
+        if (!at(p, '='))
+            return fail_expected(p, &p->tok, "'=' after graph attribute '%.64s'", key);
+        advance(p);
+        gx_ast_expr *value = expr(p, DIMS_NONE);
+        if (value == NULL) return p->status;
+        if ((st = push_name(p, s, &cap, key, pos, value)) != GX_OK) return st;
+        if (at(p, ',')) {
+            advance(p);
+            continue;
+        }
+        if (at(p, ')')) {
+            advance(p);
+            break;
+        }
+        return fail_expected(p, &p->tok, "')' to close '(' at %d:%d", (int)open.line,
+                             (int)open.col);
+    }
+    s->n_values = s->n_names;
+    return GX_OK;
+}
+
+static int at_word(const parser *p, const char *word) {
+    size_t n = strlen(word);
+    return p->tok.kind == GX_TOK_NAME && p->tok.len == n && memcmp(p->tok.text, word, n) == 0;
+}
+
+static gx_status clause_twice(parser *p, const char *clause) {
+    return fail_at(p, GX_ERR_PARSE, p->tok.pos, "'%s' given twice", clause);
+}
+
+/* carry ( NAME = expr (, NAME = expr)* ), at `carry` */
+static gx_status parse_carry(parser *p, gx_ast_loop *l) {
+    advance(p);
+    if (!at(p, '(')) return fail_expected(p, &p->tok, "'(' after 'carry'");
+    gx_srcpos open = p->tok.pos;
+    int cap = 0;
+    advance(p);
+    for (;;) {
+        const char *name;
+        gx_srcpos pos;
+        gx_status st = expect_name(p, &name, &pos);
+        if (st != GX_OK) return st;
+        if (!at(p, '=')) return fail_expected(p, &p->tok, "'=' after carry '%.64s'", name);
+        advance(p);
+        gx_ast_expr *init = expr(p, DIMS_NONE);
+        if (init == NULL) return p->status;
+        if (l->n_carry == cap) {
+            int c1 = cap, c2 = cap, c3 = cap;
+            if (!GROW(p, l->carry_names, l->n_carry, &c1) ||
+                !GROW(p, l->carry_pos, l->n_carry, &c2) ||
+                !GROW(p, l->carry_inits, l->n_carry, &c3))
+                return p->status;
+            cap = c1;
+        }
+        l->carry_names[l->n_carry] = name;
+        l->carry_pos[l->n_carry] = pos;
+        l->carry_inits[l->n_carry] = init;
+        l->n_carry++;
+        if (at(p, ',')) {
+            advance(p);
+            continue;
+        }
+        if (at(p, ')')) {
+            advance(p);
+            return GX_OK;
+        }
+        return fail_expected(p, &p->tok, "')' to close '(' at %d:%d", (int)open.line,
+                             (int)open.col);
+    }
+}
+
+/* The body after `{`: assignments, then an optional `yield e (, e)*` right before `}`. */
+static gx_status parse_loop_body(parser *p, gx_ast_loop *l, gx_srcpos open) {
+    int body_cap = 0, yield_cap = 0;
+    gx_status st;
+    while (!at(p, '}')) {
+        if (p->tok.kind == GX_TOK_EOF)
+            return fail_expected(p, &p->tok, "'}' to close '{' at %d:%d", (int)open.line,
+                                 (int)open.col);
+        if (at_kw(p, GX_KW_YIELD)) {
+            l->yield_pos = p->tok.pos;
+            advance(p);
+            for (;;) {
+                gx_ast_expr *e = expr(p, DIMS_NONE);
+                if (e == NULL) return p->status;
+                if (!GROW(p, l->yields, l->n_yield, &yield_cap)) return p->status;
+                l->yields[l->n_yield++] = e;
+                if (!at(p, ',')) break;
+                advance(p);
+            }
+            if (at(p, '}')) break;
+            if (p->tok.kind == GX_TOK_EOF)
+                return fail_expected(p, &p->tok, "'}' to close '{' at %d:%d", (int)open.line,
+                                     (int)open.col);
+            if (p->tok.kind == GX_TOK_ERROR) return fail_lex(p, &p->tok);
+            return fail_at(p, GX_ERR_PARSE, p->tok.pos, "nothing may follow 'yield' in a loop body");
+        }
+        gx_ast_stmt *b;
+        if ((st = parse_stmt(p, IN_LOOP, &b)) != GX_OK) return st;
+        if (!GROW(p, l->body, l->n_body, &body_cap)) return p->status;
+        l->body[l->n_body++] = b;
+    }
+    advance(p);
+    return GX_OK;
+}
+
+/* loop NAME over expr (, expr)* [axis N] [reverse] [mask expr] [carry (NAME = expr, ...)]
+ * { body }: the clauses in any order, each at most once; `axis` and `mask` are plain names
+ * everywhere else, so they are clause words only here, after a complete `over` expression. */
+static gx_status parse_loop_rest(parser *p, gx_ast_expr *e) {
+    gx_ast_loop *l = e->loop;
+    advance(p);
+    if (p->tok.kind != GX_TOK_NAME)
+        return fail_expected(p, &p->tok, "a loop index such as t after 'loop'");
+    gx_status st = expect_name(p, &l->index, &l->index_pos);
+    if (st != GX_OK) return st;
+    if (!at_kw(p, GX_KW_OVER))
+        return fail_expected(p, &p->tok, "'over' after loop index '%.64s'", l->index);
+    advance(p);
+    int cap = 0, carry_seen = 0;
+    for (;;) {
+        gx_ast_expr *seq = expr(p, DIMS_NONE);
+        if (seq == NULL) return p->status;
+        if (!GROW(p, l->seqs, l->n_seqs, &cap)) return p->status;
+        l->seqs[l->n_seqs++] = seq;
+        if (!at(p, ',')) break;
+        advance(p);
+    }
+    for (;;) {
+        if (at_kw(p, GX_KW_REVERSE)) {
+            if (l->reverse) return clause_twice(p, "reverse");
+            l->reverse = 1;
+            advance(p);
+        } else if (at_kw(p, GX_KW_CARRY)) {
+            if (carry_seen) return clause_twice(p, "carry");
+            carry_seen = 1;
+            if ((st = parse_carry(p, l)) != GX_OK) return st;
+        } else if (at_word(p, "axis")) {
+            if (l->axis != NULL) return clause_twice(p, "axis");
+            advance(p);
+            if ((l->axis = expr(p, DIMS_AXIS)) == NULL) return p->status;
+        } else if (at_word(p, "mask")) {
+            if (l->mask != NULL) return clause_twice(p, "mask");
+            advance(p);
+            if ((l->mask = expr(p, DIMS_NONE)) == NULL) return p->status;
+        } else {
+            break;
+        }
+    }
+    if (!at(p, '{')) return fail_expected(p, &p->tok, "'{' to begin the loop body");
+    gx_srcpos open = p->tok.pos;
+    advance(p);
+    if ((st = parse_loop_body(p, l, open)) != GX_OK) return st;
+    if (l->n_yield == 0 && l->n_carry == 0)
+        return fail_at(p, GX_ERR_PARSE, e->pos, "a loop needs a carry or a yield");
+    return GX_OK;
+}
+
+/* The right-hand side of an assignment or output: an expression, or a loop that is all of it. */
+static gx_ast_expr *parse_rhs(parser *p) {
+    if (!at_kw(p, GX_KW_LOOP)) return expr(p, DIMS_NONE);
+    if (p->in_loop) {
+        fail_at(p, GX_ERR_PARSE, p->tok.pos, "loops cannot be nested");
+        return NULL;
+    }
+    gx_ast_expr *e = new_expr(p, GX_EXPR_LOOP, p->tok.pos);
+    if (e == NULL || (e->loop = palloc(p, sizeof *e->loop)) == NULL) return NULL;
+    p->in_loop = 1;
+    gx_status st = parse_loop_rest(p, e);
+    p->in_loop = 0;
+    if (st != GX_OK) return NULL;
+    /* `loop ... { } + 1`, `loop ... { }[0]`: the loop was meant as an operand */
+    if (p->tok.kind == GX_TOK_PUNCT && strchr("+-*/%@[(", p->tok.ch) != NULL) {
+        fail_at(p, GX_ERR_PARSE, p->tok.pos, "%s", loop_whole_rhs);
+        return NULL;
+    }
+    return e;
 }
 
 /* output NAME [= expr] (, NAME [= expr])* */
@@ -539,7 +807,7 @@ static gx_status parse_output(parser *p, gx_ast_stmt *s) {
         if (st != GX_OK) return st;
         if (at(p, '=')) {
             advance(p);
-            if ((value = expr(p, 0)) == NULL) return p->status;
+            if ((value = parse_rhs(p)) == NULL) return p->status;
         }
         if ((st = push_name(p, s, &cap, name, pos, value)) != GX_OK) return st;
         if (!at(p, ',')) break;
@@ -549,7 +817,7 @@ static gx_status parse_output(parser *p, gx_ast_stmt *s) {
     return GX_OK;
 }
 
-/* a, b = expr [probe "name"] */
+/* a, b = expr [probe "name"]; the expression may be a loop */
 static gx_status parse_assign(parser *p, gx_ast_stmt *s) {
     int cap = 0;
     for (;;) {
@@ -570,7 +838,7 @@ static gx_status parse_assign(parser *p, gx_ast_stmt *s) {
     }
     /* names/values grew together; values is only meaningful for OUTPUT and TRAIN */
     s->values = NULL;
-    if ((s->value = expr(p, 0)) == NULL) return p->status;
+    if ((s->value = parse_rhs(p)) == NULL) return p->status;
     if (at_kw(p, GX_KW_PROBE)) {
         advance(p);
         if (p->tok.kind != GX_TOK_STRING)
@@ -586,7 +854,7 @@ static gx_status parse_return(parser *p, gx_ast_stmt *s) {
     int cap = 0;
     advance(p);
     for (;;) {
-        gx_ast_expr *e = expr(p, 0);
+        gx_ast_expr *e = expr(p, DIMS_NONE);
         if (e == NULL) return p->status;
         if (!GROW(p, s->values, s->n_values, &cap)) return p->status;
         s->values[s->n_values++] = e;
@@ -613,7 +881,7 @@ static gx_status parse_train(parser *p, gx_ast_stmt *s) {
         advance(p);
         if (!at(p, '=')) return fail_expected(p, &p->tok, "'=' after train setting '%.64s'", key);
         advance(p);
-        gx_ast_expr *value = expr(p, 0);
+        gx_ast_expr *value = expr(p, DIMS_NONE);
         if (value == NULL) return p->status;
         gx_status st = push_name(p, s, &cap, key, pos, value);
         if (st != GX_OK) return st;
@@ -622,8 +890,6 @@ static gx_status parse_train(parser *p, gx_ast_stmt *s) {
     s->n_values = s->n_names;
     return GX_OK;
 }
-
-static gx_status parse_stmt(parser *p, int in_def, gx_ast_stmt **out);
 
 /* def NAME(p, q) { body }: only assignments and return inside */
 static gx_status parse_def(parser *p, gx_ast_stmt *s) {
@@ -664,7 +930,7 @@ static gx_status parse_def(parser *p, gx_ast_stmt *s) {
             return fail_expected(p, &p->tok, "'}' to close '{' at %d:%d", (int)open.line,
                                  (int)open.col);
         gx_ast_stmt *b;
-        if ((st = parse_stmt(p, 1, &b)) != GX_OK) return st;
+        if ((st = parse_stmt(p, IN_DEF, &b)) != GX_OK) return st;
         if (!GROW(p, s->body, s->n_body, &body_cap)) return p->status;
         s->body[s->n_body++] = b;
     }
@@ -672,12 +938,14 @@ static gx_status parse_def(parser *p, gx_ast_stmt *s) {
     return GX_OK;
 }
 
-static gx_status parse_stmt(parser *p, int in_def, gx_ast_stmt **out) {
-    static const gx_ast_stmt_kind kinds[] = {
+/* One statement in ctx. Clause words (init, probe, over, carry, reverse) never start one. */
+static gx_status parse_stmt(parser *p, stmt_ctx ctx, gx_ast_stmt **out) {
+    static const gx_ast_stmt_kind kinds[GX_KW_IMPORT + 1] = {
         [GX_KW_GRAPH] = GX_STMT_GRAPH,   [GX_KW_DIM] = GX_STMT_DIM,
         [GX_KW_INPUT] = GX_STMT_INPUT,   [GX_KW_PARAM] = GX_STMT_PARAM,
         [GX_KW_OUTPUT] = GX_STMT_OUTPUT, [GX_KW_DEF] = GX_STMT_DEF,
         [GX_KW_RETURN] = GX_STMT_RETURN, [GX_KW_TRAIN] = GX_STMT_TRAIN,
+        [GX_KW_STATE] = GX_STMT_STATE,   [GX_KW_IMPORT] = GX_STMT_IMPORT,
     };
     const gx_token *t = &p->tok;
     gx_ast_stmt *s;
@@ -686,22 +954,35 @@ static gx_status parse_stmt(parser *p, int in_def, gx_ast_stmt **out) {
     if (t->kind == GX_TOK_NAME) {
         if ((s = new_stmt(p, GX_STMT_ASSIGN)) == NULL) return p->status;
         st = parse_assign(p, s);
-    } else if (t->kind != GX_TOK_KEYWORD || t->kw == GX_KW_INIT || t->kw == GX_KW_PROBE) {
-        return fail_expected(p, t, in_def ? "a statement or '}'" : "a statement");
+    } else if (t->kind != GX_TOK_KEYWORD || t->kw == GX_KW_INIT || t->kw == GX_KW_PROBE ||
+               t->kw == GX_KW_OVER || t->kw == GX_KW_CARRY || t->kw == GX_KW_REVERSE) {
+        return fail_expected(p, t, ctx != IN_TOP ? "a statement or '}'" : "a statement");
     } else if (gx_keyword_reserved(t->kw)) {
         return fail_at(p, GX_ERR_PARSE, t->pos, "'%s' is not supported by this version of gexec",
                        gx_keyword_name(t->kw));
-    } else if (in_def && t->kw == GX_KW_DEF) {
+    } else if (t->kw == GX_KW_LOOP) {
+        return fail_at(p, GX_ERR_PARSE, t->pos, "%s",
+                       ctx == IN_LOOP ? "loops cannot be nested" : loop_whole_rhs);
+    } else if (t->kw == GX_KW_YIELD) {
+        /* a loop body takes its yield itself, so this one is misplaced */
+        return fail_at(p, GX_ERR_PARSE, t->pos, "'yield' outside a loop body");
+    } else if (ctx == IN_LOOP) {
+        return fail_at(p, GX_ERR_PARSE, t->pos, "'%s' is not allowed inside a loop body",
+                       gx_keyword_name(t->kw));
+    } else if (ctx == IN_DEF && t->kw == GX_KW_DEF) {
         return fail_at(p, GX_ERR_PARSE, t->pos, "nested 'def' is not allowed");
-    } else if (in_def && t->kw != GX_KW_RETURN) {
+    } else if (ctx == IN_DEF && t->kw != GX_KW_RETURN) {
         return fail_at(p, GX_ERR_PARSE, t->pos, "'%s' is not allowed inside a def",
                        gx_keyword_name(t->kw));
-    } else if (!in_def && t->kw == GX_KW_RETURN) {
+    } else if (ctx == IN_TOP && t->kw == GX_KW_RETURN) {
         return fail_at(p, GX_ERR_PARSE, t->pos, "'return' outside a def");
     } else {
         if ((s = new_stmt(p, kinds[t->kw])) == NULL) return p->status;
         switch (s->kind) {
+        case GX_STMT_GRAPH: st = parse_graph(p, s); break;
         case GX_STMT_PARAM: st = parse_param(p, s); break;
+        case GX_STMT_STATE: st = parse_state(p, s); break;
+        case GX_STMT_IMPORT: st = parse_import(p, s); break;
         case GX_STMT_OUTPUT: st = parse_output(p, s); break;
         case GX_STMT_DEF: st = parse_def(p, s); break;
         case GX_STMT_RETURN: st = parse_return(p, s); break;
@@ -740,7 +1021,7 @@ gx_status gx_parse(const char *src, size_t n, const char *file, gx_ast_module **
     int cap = 0;
     while (p.tok.kind != GX_TOK_EOF) {
         gx_ast_stmt *s;
-        if (parse_stmt(&p, 0, &s) != GX_OK) break;
+        if (parse_stmt(&p, IN_TOP, &s) != GX_OK) break;
         if (!GROW(&p, m->stmts, m->n_stmts, &cap)) break;
         m->stmts[m->n_stmts++] = s;
     }
@@ -763,6 +1044,7 @@ void gx_ast_free(gx_ast_module *m) {
 typedef struct printer {
     void (*write)(void *ud, const char *s);
     void *ud;
+    int   indent;   /* of the statement being printed: a loop's body goes 2 further in */
 } printer;
 
 static void put(const printer *pr, const char *s) {
@@ -788,6 +1070,62 @@ static void format_double(double v, char *buf, size_t n) {
 }
 
 static void print_expr(const printer *pr, const gx_ast_expr *e);
+static void print_stmt(const printer *pr, const gx_ast_stmt *s, int indent);
+
+static void put_indent(const printer *pr, int indent) {
+    for (int i = 0; i < indent; i++) put(pr, " ");
+}
+
+/* (loop t (over xs) (axis 0) reverse (mask m) (carry (= h h0))
+ *   body statements
+ *   (yield h)) */
+static void print_loop(const printer *pr, const gx_ast_loop *l) {
+    put(pr, "(loop ");
+    put(pr, l->index);
+    put(pr, " (over");
+    for (int i = 0; i < l->n_seqs; i++) {
+        put(pr, " ");
+        print_expr(pr, l->seqs[i]);
+    }
+    put(pr, ")");
+    if (l->axis) {
+        put(pr, " (axis ");
+        print_expr(pr, l->axis);
+        put(pr, ")");
+    }
+    if (l->reverse) put(pr, " reverse");
+    if (l->mask) {
+        put(pr, " (mask ");
+        print_expr(pr, l->mask);
+        put(pr, ")");
+    }
+    if (l->n_carry > 0) {
+        put(pr, " (carry");
+        for (int i = 0; i < l->n_carry; i++) {
+            put(pr, " (= ");
+            put(pr, l->carry_names[i]);
+            put(pr, " ");
+            print_expr(pr, l->carry_inits[i]);
+            put(pr, ")");
+        }
+        put(pr, ")");
+    }
+    for (int i = 0; i < l->n_body; i++) {
+        put(pr, "\n");
+        print_stmt(pr, l->body[i], pr->indent + 2);
+    }
+    if (l->n_yield > 0) {
+        put(pr, "\n");
+        put_indent(pr, pr->indent + 2);
+        put(pr, "(yield");
+        for (int i = 0; i < l->n_yield; i++) {
+            put(pr, " ");
+            print_expr(pr, l->yields[i]);
+        }
+        put(pr, ")");
+    }
+    put(pr, ")");
+}
 
 static void print_args(const printer *pr, const gx_ast_expr *e) {
     for (int i = 0; i < e->n_args; i++) {
@@ -860,6 +1198,10 @@ static void print_expr(const printer *pr, const gx_ast_expr *e) {
         print_expr(pr, e->lhs);
         break;
     case GX_EXPR_LIST: put(pr, "(list"); break;
+    case GX_EXPR_LOOP:
+        if (e->loop) print_loop(pr, e->loop);
+        else put(pr, "(loop <null>)");
+        return;
     }
     print_args(pr, e);
     put(pr, ")");
@@ -876,10 +1218,14 @@ static void print_type(const printer *pr, const gx_ast_type *t) {
 }
 
 /* One statement, without the final newline (a def's closing parenthesis ends its last line). */
-static void print_stmt(const printer *pr, const gx_ast_stmt *s, int indent) {
-    static const char *const names[] = {"graph", "dim",    "input",  "param", "output",
-                                        "assign", "def", "return", "train"};
-    for (int i = 0; i < indent; i++) put(pr, " ");
+static void print_stmt(const printer *outer, const gx_ast_stmt *s, int indent) {
+    static const char *const names[] = {"graph",  "dim",    "input", "param", "output", "assign",
+                                        "def",    "return", "train", "state", "import"};
+    static const char *const state_kinds[] = {"zeros", "input", "param"};
+    printer sub = *outer;   /* loops inside this statement's expressions indent from here */
+    const printer *pr = &sub;
+    sub.indent = indent;
+    put_indent(pr, indent);
     put(pr, "(");
     put(pr, names[s->kind]);
     if (s->name != NULL && s->kind != GX_STMT_ASSIGN && s->kind != GX_STMT_OUTPUT) {
@@ -887,7 +1233,19 @@ static void print_stmt(const printer *pr, const gx_ast_stmt *s, int indent) {
         put(pr, s->name);
     }
     switch (s->kind) {
-    case GX_STMT_GRAPH: break;
+    case GX_STMT_GRAPH:
+        for (int i = 0; i < s->n_names; i++) {
+            put(pr, " (= ");
+            put(pr, s->names[i]);
+            put(pr, " ");
+            print_expr(pr, s->values ? s->values[i] : NULL);
+            put(pr, ")");
+        }
+        break;
+    case GX_STMT_IMPORT:
+        put(pr, " ");
+        print_string(pr, s->path ? s->path : "");
+        break;
     case GX_STMT_DIM:
         if (s->value) {
             put(pr, " ");
@@ -896,7 +1254,12 @@ static void print_stmt(const printer *pr, const gx_ast_stmt *s, int indent) {
         break;
     case GX_STMT_INPUT:
     case GX_STMT_PARAM:
+    case GX_STMT_STATE:
         print_type(pr, &s->type);
+        if (s->kind == GX_STMT_STATE && (unsigned)s->state_kind <= GX_STATE_PARAM) {
+            put(pr, " ");
+            put(pr, state_kinds[s->state_kind]);
+        }
         if (s->init) {
             put(pr, " (init ");
             print_expr(pr, s->init);
@@ -948,7 +1311,7 @@ static void print_stmt(const printer *pr, const gx_ast_stmt *s, int indent) {
     case GX_STMT_TRAIN:
         for (int i = 0; i < s->n_names; i++) {
             put(pr, "\n");
-            for (int k = 0; k < indent + 2; k++) put(pr, " ");
+            put_indent(pr, indent + 2);
             put(pr, "(= ");
             put(pr, s->names[i]);
             put(pr, " ");
@@ -962,7 +1325,7 @@ static void print_stmt(const printer *pr, const gx_ast_stmt *s, int indent) {
 
 void gx_ast_print(const gx_ast_module *m, void (*write)(void *ud, const char *s), void *ud) {
     if (m == NULL || write == NULL) return;
-    printer pr = {write, ud};
+    printer pr = {write, ud, 0};
     for (int i = 0; i < m->n_stmts; i++) {
         print_stmt(&pr, m->stmts[i], 0);
         put(&pr, "\n");

@@ -24,6 +24,7 @@ typedef struct cli_opts {
     const char    *backend;        /* --backend NAME                     */
     uint64_t       seed;           /* --seed S                           */
     int            backward;       /* dot: --backward                    */
+    int            unroll;         /* --unroll: 1, else -1 (the graph's) */
     gx_dim_binding dims[CLI_MAX_DIMS];
     int            n_dims;         /* --dim NAME=VALUE                   */
 } cli_opts;

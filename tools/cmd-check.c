@@ -39,7 +39,8 @@ int cmd_check(const cli_opts *o) {
     printf("inputs:\n");
     if (g->n_inputs == 0) printf("  (none)\n");
     for (int32_t i = 0; i < g->n_inputs; i++)
-        print_value_line(g->inputs[i].name, &g->values[g->inputs[i].val], NULL);
+        print_value_line(g->inputs[i].name, &g->values[g->inputs[i].val],
+                         g->inputs[i].zero_default ? "state, zeros unless fed" : NULL);
     printf("params:\n");
     if (g->n_params == 0) printf("  (none)\n");
     int64_t total = 0;
@@ -58,8 +59,10 @@ int cmd_check(const cli_opts *o) {
     for (int32_t i = 0; i < g->n_outputs; i++)
         print_value_line(g->outputs[i].name, &g->values[g->outputs[i].val],
                          g->outputs[i].val == g->loss ? "(loss)" : NULL);
-    int32_t n_fwd = g->n_nodes;
+    int32_t n_fwd = g->n_nodes, n_loops = 0;
+    for (int32_t n = 0; n < g->n_nodes; n++) n_loops += g->nodes[n].loop != NULL;
     printf("nodes: %d forward", (int)n_fwd);
+    if (n_loops) printf(" (%d loop%s)", (int)n_loops, n_loops == 1 ? "" : "s");
     if (g->loss != GX_VAL_NONE) {
         /* building the backward graph checks every VJP on the way */
         if (gx_autodiff(g, g->loss, &d) != GX_OK) {

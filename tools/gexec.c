@@ -10,6 +10,7 @@
 #include <string.h>
 
 static const cli_option graph_opts[] = {
+    {"--unroll", NULL, "expand loops into a flat graph instead of looping over the body"},
     {"--dim", "NAME=VALUE", "give a dim a value (repeatable); overrides the graph's value"},
     {NULL, NULL, NULL},
 };
@@ -24,12 +25,14 @@ static const cli_option run_opts[] = {
     {"--inputs", "FILE", "inputs (.safetensors, keyed by input name)"},
     {"--out", "FILE", "where to write the outputs (.safetensors)"},
     {"--backend", "NAME", "backend to run on (default: the best usable one)"},
+    {"--unroll", NULL, "expand loops into a flat graph instead of looping over the body"},
     {"--dim", "NAME=VALUE", "give a dim a value (repeatable); dims without a value are also "
                             "taken from the input shapes"},
     {NULL, NULL, NULL},
 };
 static const cli_option dot_opts[] = {
     {"--backward", NULL, "also show the backward graph of the loss"},
+    {"--unroll", NULL, "expand loops into a flat graph instead of looping over the body"},
     {"--dim", "NAME=VALUE", "give a dim a value (repeatable)"},
     {NULL, NULL, NULL},
 };
@@ -89,6 +92,7 @@ static int parse_u64(const char *s, uint64_t *out) {
 
 int cli_parse(const cli_verb *v, int argc, char **argv, cli_opts *o, int *exit_code) {
     memset(o, 0, sizeof *o);
+    o->unroll = -1;
     *exit_code = 2;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -130,6 +134,7 @@ int cli_parse(const cli_verb *v, int argc, char **argv, cli_opts *o, int *exit_c
         else if (strcmp(a, "--out") == 0) o->out = arg;
         else if (strcmp(a, "--backend") == 0) o->backend = arg;
         else if (strcmp(a, "--backward") == 0) o->backward = 1;
+        else if (strcmp(a, "--unroll") == 0) o->unroll = 1;
         else if (strcmp(a, "--seed") == 0) {
             if (!parse_u64(arg, &o->seed)) {
                 cli_failf("gexec %s: --seed wants a non-negative integer, got '%s'", v->name, arg);
@@ -250,7 +255,8 @@ gx_status cli_load_graph(gx_registry *reg, const cli_opts *o, const gx_st_file *
     if (inputs)
         st = gx_bind_dims_from_inputs(m, shape_from_file, (void *)inputs, binds,
                                       CLI_MAX_DIMS * 2, &n_binds, d);
-    if (st == GX_OK) st = gx_lower(m, reg, binds, n_binds, g, d);
+    gx_lower_opts lo = {.binds = binds, .n_binds = n_binds, .unroll = o->unroll};
+    if (st == GX_OK) st = gx_lower_with(m, reg, &lo, g, d);
     if (st != GX_OK) gx_ast_free(m);
     return st;
 }
@@ -275,6 +281,16 @@ gx_status cli_feed(gx_exec *e, const gx_graph *g, const gx_named *list, int32_t 
         const gx_value *v = &g->values[list[i].val];
         const gx_st_tensor *t = f ? gx_st_find(f, list[i].name) : NULL;
         char s1[128], s2[128];
+        if (t == NULL && list[i].zero_default) {
+            /* a `state x = 0` nobody fed: a fresh stream starts from zeros */
+            uint64_t bytes = (uint64_t)gx_shape_numel(&v->info.shape) * gx_dtype_size(v->info.dtype);
+            void *zeros = calloc(1, bytes ? bytes : 1);
+            if (zeros == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+            gx_status st = gx_exec_write(e, list[i].val, zeros, bytes, d);
+            free(zeros);
+            if (st != GX_OK) return st;
+            continue;
+        }
         if (t == NULL)
             return gx_diag_set(d, GX_ERR_NOT_FOUND, "%s '%s' is missing%s%s", what, list[i].name,
                                f ? " from " : " (no file given)", f ? file_name : "");

@@ -1,9 +1,10 @@
 /*
  * test-parse.c: the .graph lexer and parser.
  *
- * A file using every construct must parse into the expected AST; a table of snippets must fail
- * with exactly the expected `file:line:col: error: ...` message; and no input (prefixes,
- * random mutations, absurd nesting, huge sizes) may crash, hang or read out of bounds. Inputs
+ * Two files using every construct (the second: recurrence, state, imports, graph attributes)
+ * must parse into the expected AST; a table of snippets must fail with exactly the expected
+ * `file:line:col: error: ...` message; and no input (prefixes and random mutations of both
+ * files, absurd nesting, huge sizes) may crash, hang or read out of bounds. Inputs
  * are copied into exact-size heap buffers so AddressSanitizer sees any read past the end.
  */
 #include <stdarg.h>
@@ -154,6 +155,7 @@ static void test_parse_valid_file(void **state) {
     assert_pos(s[0]->pos, 2, 1);
     assert_pos(s[0]->name_pos, 2, 7);
     assert_ptr_equal(s[0]->pos.file, m->file);
+    assert_int_equal(s[0]->n_names, 0);   /* no attributes */
 
     assert_int_equal(s[1]->kind, GX_STMT_DIM);
     assert_null(s[1]->value);
@@ -262,6 +264,270 @@ static void test_parse_valid_file(void **state) {
     gx_ast_free(m);
 }
 
+// ---- a valid file with recurrence: state, loop, carry, yield, import, graph attributes ----
+
+static const char lstm_src[] =
+    "# char_lstm.graph: a character LSTM with streaming state\n"
+    "import \"cells.graph\"\n"
+    "graph char_lstm (unroll = 1, tag = \"lstm\")\n"
+    "\n"
+    "dim B\n"
+    "dim T\n"
+    "dim V = 96\n"
+    "dim E = 32\n"
+    "dim H = 128\n"
+    "\n"
+    "input  chars : i32[B, T]\n"
+    "input  lens  : f32[B, T]\n"
+    "param  emb   : f32[V, E]     init normal(0, 0.1)\n"
+    "param  W_ih  : f32[E, 4*H]   init xavier\n"
+    "param  W_hh  : f32[H, 4*H]   init orthogonal\n"
+    "param  b_ih  : f32[4*H]      init zeros\n"
+    "param  b_hh  : f32[4*H]      init zeros\n"
+    "param  W_out : f32[H, V]     init xavier\n"
+    "state  h0    : f32[B, H] = 0\n"
+    "state  c0    : f32[B, H] = param init constant(value = 0.5)\n"
+    "state  z0    : f32[B, H] = input\n"
+    "\n"
+    "def encode(x, g0) {\n"
+    "    gs = loop t over x carry (g = g0) { g = tanh(x[t] + g) yield g }\n"
+    "    return gs\n"
+    "}\n"
+    "\n"
+    "x = embedding(chars, emb)\n"
+    "hs, hT, cT = loop t over x axis 1 mask lens carry (h = h0, c = c0) {\n"
+    "    h, c = lstm_cell(x[t], h, c, W_ih, W_hh, b_ih, b_hh)   probe \"cell\"\n"
+    "    yield h\n"
+    "}\n"
+    "back = loop s over x, hs reverse axis -1 + 2 carry (g = z0) {\n"
+    "    g = tanh(x[s] @ W_ih + g @ W_hh)\n"
+    "}\n"
+    "logits = hs @ W_out\n"
+    "output probs = softmax(logits, axis = -1), hT, cT\n"
+    "output rev = loop u over hs mask lens reverse { yield hs[u] * 2, u }\n";
+
+static const char lstm_ast[] =
+    "(import \"cells.graph\")\n"
+    "(graph char_lstm (= unroll 1) (= tag \"lstm\"))\n"
+    "(dim B)\n"
+    "(dim T)\n"
+    "(dim V 96)\n"
+    "(dim E 32)\n"
+    "(dim H 128)\n"
+    "(input chars (type i32 B T))\n"
+    "(input lens (type f32 B T))\n"
+    "(param emb (type f32 V E) (init (call normal 0 0.1)))\n"
+    "(param W_ih (type f32 E (* 4 H)) (init xavier))\n"
+    "(param W_hh (type f32 H (* 4 H)) (init orthogonal))\n"
+    "(param b_ih (type f32 (* 4 H)) (init zeros))\n"
+    "(param b_hh (type f32 (* 4 H)) (init zeros))\n"
+    "(param W_out (type f32 H V) (init xavier))\n"
+    "(state h0 (type f32 B H) zeros)\n"
+    "(state c0 (type f32 B H) param (init (call constant value=0.5)))\n"
+    "(state z0 (type f32 B H) input)\n"
+    "(def encode (x g0)\n"
+    "  (assign (gs) (loop t (over x) (carry (= g g0))\n"
+    "    (assign (g) (call tanh (+ (index x t) g)))\n"
+    "    (yield g)))\n"
+    "  (return gs))\n"
+    "(assign (x) (call embedding chars emb))\n"
+    "(assign (hs hT cT) (loop t (over x) (axis 1) (mask lens) (carry (= h h0) (= c c0))\n"
+    "  (assign (h c) (call lstm_cell (index x t) h c W_ih W_hh b_ih b_hh) (probe \"cell\"))\n"
+    "  (yield h)))\n"
+    "(assign (back) (loop s (over x hs) (axis (+ -1 2)) reverse (carry (= g z0))\n"
+    "  (assign (g) (call tanh (+ (@ (index x s) W_ih) (@ g W_hh))))))\n"
+    "(assign (logits) (@ hs W_out))\n"
+    "(output (= probs (call softmax logits axis=-1)) hT cT)\n"
+    "(output (= rev (loop u (over hs) reverse (mask lens)\n"
+    "  (yield (* (index hs u) 2) u))))\n";
+
+static void test_parse_recurrence_file(void **state) {
+    gx_ast_module *m;
+    gx_diag d;
+    assert_int_equal(parse_s(lstm_src, &m, &d), GX_OK);
+    assert_int_equal(m->n_stmts, 25);
+    gx_ast_stmt **s = m->stmts;
+
+    assert_int_equal(s[0]->kind, GX_STMT_IMPORT);
+    assert_string_equal(s[0]->path, "cells.graph");
+    assert_pos(s[0]->pos, 2, 1);
+
+    gx_ast_stmt *g = s[1];
+    assert_int_equal(g->kind, GX_STMT_GRAPH);
+    assert_string_equal(g->name, "char_lstm");
+    assert_pos(g->name_pos, 3, 7);
+    assert_int_equal(g->n_names, 2);
+    assert_int_equal(g->n_values, 2);
+    assert_string_equal(g->names[0], "unroll");
+    assert_int_equal(g->values[0]->ival, 1);
+    assert_string_equal(g->names[1], "tag");
+    assert_pos(g->names_pos[1], 3, 30);
+    assert_string_equal(g->values[1]->str, "lstm");
+
+    gx_ast_stmt *h0 = s[15], *c0 = s[16], *z0 = s[17];
+    assert_int_equal(h0->kind, GX_STMT_STATE);
+    assert_string_equal(h0->name, "h0");
+    assert_pos(h0->name_pos, 19, 8);
+    assert_int_equal(h0->state_kind, GX_STATE_ZEROS);
+    assert_string_equal(h0->type.dtype, "f32");
+    assert_pos(h0->type.dtype_pos, 19, 16);
+    assert_int_equal(h0->type.n_dims, 2);
+    assert_string_equal(h0->type.dims[1]->name, "H");
+    assert_null(h0->init);
+    assert_int_equal(c0->state_kind, GX_STATE_PARAM);
+    assert_int_equal(c0->init->kind, GX_EXPR_CALL);
+    assert_string_equal(c0->init->name, "constant");
+    assert_pos(c0->init->pos, 20, 39);
+    assert_float_equal(c0->init->args[0].value->num, 0.5, 0.0);
+    assert_int_equal(z0->state_kind, GX_STATE_INPUT);
+    assert_null(z0->init);
+
+    /* a loop inside a def, with one carry, one body statement and one yield */
+    gx_ast_stmt *enc = s[18];
+    assert_int_equal(enc->kind, GX_STMT_DEF);
+    assert_int_equal(enc->n_body, 2);
+    gx_ast_expr *le = enc->body[0]->value;
+    assert_int_equal(le->kind, GX_EXPR_LOOP);
+    assert_pos(le->pos, 24, 10);
+    assert_int_equal(le->loop->n_carry, 1);
+    assert_int_equal(le->loop->n_body, 1);
+    assert_int_equal(le->loop->n_yield, 1);
+    assert_null(le->loop->axis);
+    assert_null(le->loop->mask);
+    assert_false(le->loop->reverse);
+
+    /* the LSTM: two carries, axis and mask clauses, a probed body assignment, a yield */
+    gx_ast_stmt *rec = s[20];
+    assert_int_equal(rec->kind, GX_STMT_ASSIGN);
+    assert_int_equal(rec->n_names, 3);
+    assert_string_equal(rec->names[2], "cT");
+    assert_null(rec->probe);
+    gx_ast_expr *e = rec->value;
+    assert_int_equal(e->kind, GX_EXPR_LOOP);
+    assert_pos(e->pos, 29, 14);
+    gx_ast_loop *l = e->loop;
+    assert_non_null(l);
+    assert_string_equal(l->index, "t");
+    assert_pos(l->index_pos, 29, 19);
+    assert_int_equal(l->n_seqs, 1);
+    assert_string_equal(l->seqs[0]->name, "x");
+    assert_int_equal(l->axis->kind, GX_EXPR_NUMBER);
+    assert_int_equal(l->axis->ival, 1);
+    assert_int_equal(l->mask->kind, GX_EXPR_NAME);
+    assert_string_equal(l->mask->name, "lens");
+    assert_false(l->reverse);
+    assert_int_equal(l->n_carry, 2);
+    assert_string_equal(l->carry_names[0], "h");
+    assert_string_equal(l->carry_names[1], "c");
+    assert_pos(l->carry_pos[0], 29, 52);
+    assert_pos(l->carry_pos[1], 29, 60);
+    assert_string_equal(l->carry_inits[0]->name, "h0");
+    assert_string_equal(l->carry_inits[1]->name, "c0");
+    assert_int_equal(l->n_body, 1);
+    gx_ast_stmt *cell = l->body[0];
+    assert_int_equal(cell->kind, GX_STMT_ASSIGN);
+    assert_pos(cell->pos, 30, 5);
+    assert_int_equal(cell->n_names, 2);
+    assert_string_equal(cell->names[1], "c");
+    assert_string_equal(cell->probe, "cell");
+    assert_string_equal(cell->value->name, "lstm_cell");
+    assert_int_equal(cell->value->args[0].value->kind, GX_EXPR_INDEX);
+    assert_int_equal(l->n_yield, 1);
+    assert_string_equal(l->yields[0]->name, "h");
+    assert_pos(l->yield_pos, 31, 5);
+
+    /* two sequences, reverse, an axis expression, carry only (no yield) */
+    l = s[21]->value->loop;
+    assert_string_equal(l->index, "s");
+    assert_int_equal(l->n_seqs, 2);
+    assert_string_equal(l->seqs[1]->name, "hs");
+    assert_true(l->reverse);
+    assert_int_equal(l->axis->kind, GX_EXPR_BINARY);
+    assert_int_equal(l->axis->lhs->ival, -1);
+    assert_pos(l->axis->lhs->pos, 33, 39);
+    assert_null(l->mask);
+    assert_int_equal(l->n_carry, 1);
+    assert_int_equal(l->n_yield, 0);
+    assert_null(l->yields);
+
+    /* output = loop: yield only (no carry), clauses in another order, two yields */
+    gx_ast_stmt *out = s[24];
+    assert_int_equal(out->kind, GX_STMT_OUTPUT);
+    assert_int_equal(out->n_names, 1);
+    e = out->values[0];
+    assert_int_equal(e->kind, GX_EXPR_LOOP);
+    assert_pos(e->pos, 38, 14);
+    l = e->loop;
+    assert_true(l->reverse);
+    assert_string_equal(l->mask->name, "lens");
+    assert_int_equal(l->n_carry, 0);
+    assert_null(l->carry_names);
+    assert_int_equal(l->n_body, 0);
+    assert_int_equal(l->n_yield, 2);
+    assert_pos(l->yield_pos, 38, 49);
+    assert_int_equal(l->yields[0]->op, '*');
+    assert_string_equal(l->yields[1]->name, "u");
+
+    char *text = ast_text(m);
+    if (strcmp(text, lstm_ast) != 0) print_error("AST printed as:\n%s", text);
+    assert_string_equal(text, lstm_ast);
+    free(text);
+    gx_ast_free(m);
+}
+
+/* `axis` and `mask` are clause words only right after a loop's sequences; elsewhere (and as
+ * the sequences themselves) they are names. Keywords may not be names. */
+static void test_parse_loop_clause_words(void **state) {
+    gx_ast_module *m;
+    gx_diag d;
+    assert_int_equal(parse_s("mask = sum(y, axis = 1)\n"
+                             "axis = mask\n"
+                             "r = loop t over mask, axis axis axis mask mask carry (axis = axis) {\n"
+                             "    mask = mask[t] + axis\n"
+                             "}\n",
+                             &m, &d),
+                     GX_OK);
+    assert_int_equal(m->n_stmts, 3);
+    assert_string_equal(m->stmts[0]->names[0], "mask");
+    assert_string_equal(m->stmts[0]->value->args[1].name, "axis");
+    gx_ast_loop *l = m->stmts[2]->value->loop;
+    assert_int_equal(l->n_seqs, 2);
+    assert_string_equal(l->seqs[0]->name, "mask");
+    assert_string_equal(l->seqs[1]->name, "axis");
+    assert_string_equal(l->axis->name, "axis");
+    assert_string_equal(l->mask->name, "mask");
+    assert_string_equal(l->carry_names[0], "axis");
+    assert_string_equal(l->body[0]->names[0], "mask");
+    char *text = ast_text(m);
+    assert_string_equal(text, "(assign (mask) (call sum y axis=1))\n"
+                              "(assign (axis) mask)\n"
+                              "(assign (r) (loop t (over mask axis) (axis axis) (mask mask) "
+                              "(carry (= axis axis))\n"
+                              "  (assign (mask) (+ (index mask t) axis))))\n");
+    free(text);
+    gx_ast_free(m);
+
+    /* the smallest loops (a yield or a carry, no body), a probe on a loop, one graph attribute */
+    assert_int_equal(parse_s("graph g (unroll = T * 2)\n"
+                             "y = loop t over x { yield x[t] } probe \"ys\"\n"
+                             "z = loop t over x carry (h = 0) { }\n",
+                             &m, &d),
+                     GX_OK);
+    assert_int_equal(m->stmts[0]->n_names, 1);
+    assert_int_equal(m->stmts[0]->values[0]->op, '*');
+    assert_string_equal(m->stmts[1]->probe, "ys");
+    assert_int_equal(m->stmts[1]->value->loop->n_body, 0);
+    assert_int_equal(m->stmts[2]->value->loop->n_body, 0);
+    assert_int_equal(m->stmts[2]->value->loop->n_yield, 0);
+    text = ast_text(m);
+    assert_string_equal(text, "(graph g (= unroll (* T 2)))\n"
+                              "(assign (y) (loop t (over x)\n"
+                              "  (yield (index x t))) (probe \"ys\"))\n"
+                              "(assign (z) (loop t (over x) (carry (= h 0))))\n");
+    free(text);
+    gx_ast_free(m);
+}
+
 /* The module owns a copy of the file name; input need not be NUL-terminated; empty is fine. */
 static void test_parse_ownership_and_edges(void **state) {
     gx_ast_module *m;
@@ -321,8 +587,7 @@ static const error_case error_cases[] = {
     {"x = (f)(b)", "t.graph:1:8: error: unexpected '(': only a function name can be called"},
     {"x = input + 1", "t.graph:1:5: error: expected an expression, found keyword 'input'"},
     {"x = init", "t.graph:1:5: error: expected an expression, found keyword 'init'"},
-    {"x = loop t over y { }",
-     "t.graph:1:5: error: 'loop' is not supported by this version of gexec"},
+    {"x = loop t over y { }", "t.graph:1:5: error: a loop needs a carry or a yield"},
     /* statements */
     {"x y", "t.graph:1:3: error: expected '=' or ',' after 'x', found 'y'"},
     {"a, b c = 1", "t.graph:1:6: error: expected '=' or ',' after 'b', found 'c'"},
@@ -333,12 +598,12 @@ static const error_case error_cases[] = {
     {"x = 1 # one\n)", "t.graph:2:1: error: expected a statement, found ')'"},
     {"probe \"p\"", "t.graph:1:1: error: expected a statement, found keyword 'probe'"},
     {"x = 1 probe 5", "t.graph:1:13: error: expected a string after 'probe', found 5"},
-    {"loop t over x { }", "t.graph:1:1: error: 'loop' is not supported by this version of gexec"},
-    {"state h : f32[B] = 0",
-     "t.graph:1:1: error: 'state' is not supported by this version of gexec"},
-    {"import \"cells.graph\"",
-     "t.graph:1:1: error: 'import' is not supported by this version of gexec"},
-    {"\n  yield h", "t.graph:2:3: error: 'yield' is not supported by this version of gexec"},
+    {"loop t over x { }",
+     "t.graph:1:1: error: a loop must be the whole right-hand side of an assignment"},
+    {"state h : f32[B] = 1",
+     "t.graph:1:20: error: expected 0, input or param after '=' in state 'h', found 1"},
+    {"import cells", "t.graph:1:8: error: expected a string after 'import', found 'cells'"},
+    {"\n  yield h", "t.graph:2:3: error: 'yield' outside a loop body"},
     {"graph", "t.graph:1:6: error: expected a name, found end of file"},
     {"graph 1", "t.graph:1:7: error: expected a name, found 1"},
     {"output", "t.graph:1:7: error: expected a name, found end of file"},
@@ -388,6 +653,118 @@ static const error_case error_cases[] = {
      "t.graph:1:9: error: expected a setting name or '}', found keyword 'init'"},
     {"train { clip = 5",
      "t.graph:1:17: error: expected '}' to close '{' at 1:7, found end of file"},
+    /* graph attributes, state, import */
+    {"graph g (unroll 1)", "t.graph:1:17: error: expected '=' after graph attribute 'unroll', found 1"},
+    {"graph g (unroll = 1",
+     "t.graph:1:20: error: expected ')' to close '(' at 1:9, found end of file"},
+    {"graph g ()", "t.graph:1:10: error: expected an attribute name, found ')'"},
+    {"graph g (a = 1 b = 2)", "t.graph:1:16: error: expected ')' to close '(' at 1:9, found 'b'"},
+    {"graph g (state = 1)", "t.graph:1:10: error: expected an attribute name, found keyword 'state'"},
+    {"state h : f32[B] = 0.0",
+     "t.graph:1:20: error: expected 0, input or param after '=' in state 'h', found 0.0"},
+    {"state h0 : f32[B] = zeros",
+     "t.graph:1:21: error: expected 0, input or param after '=' in state 'h0', found 'zeros'"},
+    {"state h : f32[B]",
+     "t.graph:1:17: error: expected '=' after the type of state 'h', found end of file"},
+    {"state h f32[B] = 0", "t.graph:1:9: error: expected ':' after state name 'h', found 'f32'"},
+    {"state h : f32[B] = param zeros",
+     "t.graph:1:26: error: expected 'init' after 'param' in state 'h', found 'zeros'"},
+    {"state h : f32[B] = param init 5",
+     "t.graph:1:31: error: expected an initializer such as xavier or normal(0, 0.1), found 5"},
+    {"state : f32[B] = 0", "t.graph:1:7: error: expected a name, found ':'"},
+    {"def f(x) { import \"a.graph\" }", "t.graph:1:12: error: 'import' is not allowed inside a def"},
+    {"def f(x) {\n  state h : f32[] = 0\n}",
+     "t.graph:2:3: error: 'state' is not allowed inside a def"},
+    {"def f(x) { yield x }", "t.graph:1:12: error: 'yield' outside a loop body"},
+    /* loops: header */
+    {"x = loop 1 over y { yield y }",
+     "t.graph:1:10: error: expected a loop index such as t after 'loop', found 1"},
+    {"x = loop t in y { yield y }",
+     "t.graph:1:12: error: expected 'over' after loop index 't', found 'in'"},
+    {"x = loop t reverse over y { yield y }",
+     "t.graph:1:12: error: expected 'over' after loop index 't', found keyword 'reverse'"},
+    {"x = loop t over { yield y }", "t.graph:1:17: error: expected an expression, found '{'"},
+    {"x = loop t over y foo { yield y }",
+     "t.graph:1:19: error: expected '{' to begin the loop body, found 'foo'"},
+    {"x = loop t over y", "t.graph:1:18: error: expected '{' to begin the loop body, found end of file"},
+    {"x = loop t over y reverse reverse { yield y }", "t.graph:1:27: error: 'reverse' given twice"},
+    {"x = loop t over y axis 0 reverse axis 1 { yield y }",
+     "t.graph:1:34: error: 'axis' given twice"},
+    {"x = loop t over y mask m reverse mask m { yield y }",
+     "t.graph:1:34: error: 'mask' given twice"},
+    {"x = loop t over y carry (h = 0) carry (c = 0) { }",
+     "t.graph:1:33: error: 'carry' given twice"},
+    {"x = loop t over y axis 1.5 { yield y }",
+     "t.graph:1:24: error: expected an axis such as 0 or 1, found 1.5"},
+    {"x = loop t over y axis { yield y }",
+     "t.graph:1:24: error: expected an axis such as 0 or 1, found '{'"},
+    {"x = loop t over y axis f(1) { yield y }",
+     "t.graph:1:25: error: calls are not allowed in a loop axis"},
+    {"x = loop t over y axis x[0] { yield y }",
+     "t.graph:1:25: error: indexing is not allowed in a loop axis"},
+    {"x = loop t over y mask { yield y }", "t.graph:1:24: error: expected an expression, found '{'"},
+    {"x = loop t over y carry h = 0 { }",
+     "t.graph:1:25: error: expected '(' after 'carry', found 'h'"},
+    {"x = loop t over y carry (h) { }", "t.graph:1:27: error: expected '=' after carry 'h', found ')'"},
+    {"x = loop t over y carry () { }", "t.graph:1:26: error: expected a name, found ')'"},
+    {"x = loop t over y carry (h = 0 c = 0) { }",
+     "t.graph:1:32: error: expected ')' to close '(' at 1:25, found 'c'"},
+    /* loops: body */
+    {"x = loop t over y { yield y",
+     "t.graph:1:28: error: expected '}' to close '{' at 1:19, found end of file"},
+    {"x = loop t over y {\n  z = 1", "t.graph:2:8: error: expected '}' to close '{' at 1:19, found end of file"},
+    {"x = loop t over y {\n  yield y\n  z = 1\n}",
+     "t.graph:3:3: error: nothing may follow 'yield' in a loop body"},
+    {"x = loop t over y { yield y yield y }",
+     "t.graph:1:29: error: nothing may follow 'yield' in a loop body"},
+    {"x = loop t over y { yield }", "t.graph:1:27: error: expected an expression, found '}'"},
+    {"x = loop t over y { yield y, }", "t.graph:1:30: error: expected an expression, found '}'"},
+    {"x = loop t over y { yield y $ }", "t.graph:1:29: error: unexpected character '$'"},
+    {"x = loop t over y { z = 1 }", "t.graph:1:5: error: a loop needs a carry or a yield"},
+    {"output o = loop t over y { }", "t.graph:1:12: error: a loop needs a carry or a yield"},
+    {"x = loop t over y { param W : f32[] init zeros }",
+     "t.graph:1:21: error: 'param' is not allowed inside a loop body"},
+    {"x = loop t over y { return y }", "t.graph:1:21: error: 'return' is not allowed inside a loop body"},
+    {"x = loop t over y { def g(a) { return a } }",
+     "t.graph:1:21: error: 'def' is not allowed inside a loop body"},
+    {"x = loop t over y { output y }", "t.graph:1:21: error: 'output' is not allowed inside a loop body"},
+    {"x = loop t over y { state s : f32[] = 0 }",
+     "t.graph:1:21: error: 'state' is not allowed inside a loop body"},
+    {"x = loop t over y { import \"a.graph\" }",
+     "t.graph:1:21: error: 'import' is not allowed inside a loop body"},
+    {"x = loop t over y { train { } }", "t.graph:1:21: error: 'train' is not allowed inside a loop body"},
+    {"x = loop t over y { dim D = 2 }", "t.graph:1:21: error: 'dim' is not allowed inside a loop body"},
+    {"x = loop t over y { graph g }", "t.graph:1:21: error: 'graph' is not allowed inside a loop body"},
+    {"x = loop t over y { input i : f32[] }",
+     "t.graph:1:21: error: 'input' is not allowed inside a loop body"},
+    {"x = loop t over y { carry = 1 }",
+     "t.graph:1:21: error: expected a statement or '}', found keyword 'carry'"},
+    {"x = loop t over y { 3 }", "t.graph:1:21: error: expected a statement or '}', found 3"},
+    /* loops: where a loop may be */
+    {"x = loop t over y { z = loop s over y { yield y } yield z }",
+     "t.graph:1:25: error: loops cannot be nested"},
+    {"x = loop t over y { loop s over y { yield y } }", "t.graph:1:21: error: loops cannot be nested"},
+    {"x = loop t over y { z = 1 + loop s over y { yield y } yield z }",
+     "t.graph:1:29: error: loops cannot be nested"},
+    {"x = loop t over y mask loop { yield y }", "t.graph:1:24: error: loops cannot be nested"},
+    {"x = 1 + loop t over y { yield y }",
+     "t.graph:1:9: error: a loop must be the whole right-hand side of an assignment"},
+    {"x = f(loop t over y { yield y })",
+     "t.graph:1:7: error: a loop must be the whole right-hand side of an assignment"},
+    {"x = (loop t over y { yield y })",
+     "t.graph:1:6: error: a loop must be the whole right-hand side of an assignment"},
+    {"x = loop t over y { yield y } + 1",
+     "t.graph:1:31: error: a loop must be the whole right-hand side of an assignment"},
+    {"x = loop t over y { yield y }[0]",
+     "t.graph:1:30: error: a loop must be the whole right-hand side of an assignment"},
+    {"def f(y) { return loop t over y { yield y } }",
+     "t.graph:1:19: error: a loop must be the whole right-hand side of an assignment"},
+    {"train { k = loop t over y { yield y } }",
+     "t.graph:1:13: error: a loop must be the whole right-hand side of an assignment"},
+    {"dim T = loop", "t.graph:1:9: error: expected a dimension such as 64 or H, found keyword 'loop'"},
+    {"over = 1", "t.graph:1:1: error: expected a statement, found keyword 'over'"},
+    {"x = reverse", "t.graph:1:5: error: expected an expression, found keyword 'reverse'"},
+    {"a, yield = f(x)", "t.graph:1:4: error: expected a name, found keyword 'yield'"},
     /* lexical errors */
     {"x = $", "t.graph:1:5: error: unexpected character '$'"},
     {"x = .", "t.graph:1:5: error: unexpected character '.'"},
@@ -476,9 +853,14 @@ static void check_clean(const char *buf, size_t n, const char *file) {
         fail_msg("bad message for input of %zu bytes: '%s'", n, d.msg);
 }
 
+/* what the prefix and mutation tests start from: every construct of the language */
+static const char *const corpora[] = {valid_src, lstm_src};
+
 static void test_parse_every_prefix(void **state) {
-    size_t n = strlen(valid_src);
-    for (size_t k = 0; k <= n; k++) check_clean(valid_src, k, "prefix.graph");
+    for (size_t c = 0; c < sizeof corpora / sizeof corpora[0]; c++) {
+        size_t n = strlen(corpora[c]);
+        for (size_t k = 0; k <= n; k++) check_clean(corpora[c], k, "prefix.graph");
+    }
 }
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -493,14 +875,21 @@ static void test_parse_fuzz(void **state) {
         "(", ")", "[", "]", "{", "}", ",", "=", ":", "-", "@", "\"", "\\", "#", "\n", "\t",
         "def ", "return ", "loop ", "train ", "probe ", "init ", "f32[", "1e", ".5", "x",
         "9999999999999999999999", "\"a\\", "\xff", "\xc3", "\xe2\x82\xac", "-(", "a = ", "a, b",
+        "over ", "yield ", "carry (", "reverse ", "axis ", "mask ", "state ", "import ", "= 0",
+        "= input", "= param init ", "h = loop t over x { yield x } ", "graph g (",
     };
-    size_t base_n = strlen(valid_src);
-    size_t cap = base_n * 4 + 64;
+    size_t cap = 0;
+    for (size_t c = 0; c < sizeof corpora / sizeof corpora[0]; c++)
+        if (strlen(corpora[c]) * 4 + 64 > cap) cap = strlen(corpora[c]) * 4 + 64;
     char *buf = malloc(cap);
     assert_non_null(buf);
-    int ok = 0;
-    for (int iter = 0; iter < 20000; iter++) {
-        memcpy(buf, valid_src, base_n);
+    int ok = 0, total = 0;
+    for (int iter = 0; iter < 40000; iter++) {
+        /* each corpus in turn, 20000 mutants of each */
+        const char *base = corpora[iter % (int)(sizeof corpora / sizeof corpora[0])];
+        size_t base_n = strlen(base);
+        total++;
+        memcpy(buf, base, base_n);
         size_t n = base_n;
         int n_mut = 1 + (int)rnd(4);
         for (int k = 0; k < n_mut; k++) {
@@ -555,7 +944,7 @@ static void test_parse_fuzz(void **state) {
         }
     }
     free(buf);
-    print_message("fuzz: %d of 20000 mutants parsed\n", ok);
+    print_message("fuzz: %d of %d mutants parsed\n", ok, total);
 }
 
 static void check_fails(const char *src, size_t n, const char *want) {
@@ -606,6 +995,20 @@ static void test_parse_deep_nesting(void **state) {
     for (size_t i = 0; i < depth / 2; i++) src[n++] = 'f', src[n++] = '(';
     check_fails(src, n,
                 "deep.graph:1:517: error: expression nested too deeply (more than 256 levels)");
+
+    /* the same bound holds inside a loop body and its yield */
+    n = (size_t)sprintf(src, "x = loop t over y { z = ");
+    size_t body = n;
+    memset(src + n, '(', depth);
+    n += depth;
+    check_fails(src, n,
+                "deep.graph:1:281: error: expression nested too deeply (more than 256 levels)");
+    n = body - 4;
+    n += (size_t)sprintf(src + n, "yield ");
+    memset(src + n, '-', depth);
+    n += depth;
+    check_fails(src, n,
+                "deep.graph:1:283: error: expression nested too deeply (more than 256 levels)");
 
     /* long operator chains and postfix chains nest the tree, not the parser */
     n = 4;
@@ -668,6 +1071,8 @@ static void test_parse_huge_inputs(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_valid_file),
+        cmocka_unit_test(test_parse_recurrence_file),
+        cmocka_unit_test(test_parse_loop_clause_words),
         cmocka_unit_test(test_parse_ownership_and_edges),
         cmocka_unit_test(test_parse_error_messages),
         cmocka_unit_test(test_parse_every_prefix),

@@ -1,0 +1,445 @@
+/*
+ * loop.c: loop nodes in the IR and their reverse mode.
+ *
+ * The VJP of a loop is another loop that runs the other way. Its body is the backward part of
+ * the forward body: autodiff is run on the forward body with seeds for the step's outputs, and
+ * the backward nodes are copied into a new body graph. Every forward value those nodes read
+ * becomes an input of the backward body:
+ *   - an invariant (a weight)            -> an invariant of the backward loop,
+ *   - a slice of a sequence              -> the same sequence, sliced again,
+ *   - anything else (a carry, a gate...) -> a residual: the forward loop saves it every step
+ *                                           in a [T, ...] stack, the backward loop slices it.
+ * So exactly the values the VJPs read are saved. The backward loop carries the gradients of
+ * the carries, and one accumulator per invariant that sums its gradient over the steps.
+ */
+#include "autodiff.h"
+#include "graph.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static gx_status no_infer(gx_infer_ctx *c) {
+    return c->api->set_error(c->host, GX_ERR_INVALID, "loop nodes are not built through infer");
+}
+
+static const gx_op loop_op = {
+    .desc = {.size = sizeof(gx_op_desc), .name = "loop", .doc = "a loop over time steps",
+             .min_inputs = 0, .max_inputs = -1, .n_outputs = -1, .infer = no_infer},
+    .name = "loop",
+    .plugin = -1,
+};
+
+const gx_op *gx_loop_op(void) { return &loop_op; }
+
+gx_loop *gx_loop_new(void) { return calloc(1, sizeof(gx_loop)); }
+
+void gx_loop_free(gx_loop *l) {
+    if (l == NULL) return;
+    gx_graph_free(l->body);
+    free(l->carry_in);
+    free(l->seq_in);
+    free(l->inv_in);
+    free(l->carry_out);
+    free(l->yield_out);
+    free(l->res_out);
+    free(l->seq_axis);
+    free(l->yield_axis);
+    free(l);
+}
+
+/* a shape with `n` inserted at `axis` */
+static gx_shape insert_dim(const gx_shape *s, int32_t axis, int64_t n) {
+    gx_shape r = {.ndim = s->ndim + 1};
+    for (int32_t i = 0, k = 0; i < r.ndim; i++) r.dims[i] = i == axis ? n : s->dims[k++];
+    return r;
+}
+
+static gx_status add_out(gx_graph *g, gx_tensor_info info, int32_t node, int32_t idx,
+                         gx_srcpos pos, gx_val *out, gx_diag *d) {
+    gx_value v = {.info = info, .kind = GX_VALUE_NODE, .node = node, .out_index = idx, .pos = pos};
+    gx_value *vs = gx_grow(g->values, &g->cap_values, g->n_values + 1, sizeof v);
+    if (vs == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    g->values = vs;
+    g->values[g->n_values] = v;
+    *out = g->n_values++;
+    return GX_OK;
+}
+
+gx_status gx_graph_add_loop(gx_graph *g, gx_loop *l, const gx_val *in, gx_srcpos pos,
+                            gx_val *out, gx_diag *d) {
+    const gx_graph *body = l->body;
+    int32_t n_in = l->n_carry + l->n_seq + l->n_inv;
+    int32_t n_out = l->n_yield + l->n_carry + l->n_res;
+    if (l->n_seq < 1) return gx_diag_at(d, GX_ERR_INVALID, pos, "a loop needs a sequence");
+    /* T, and every input against what the body expects */
+    for (int32_t k = 0; k < l->n_seq; k++) {
+        const gx_tensor_info *si = &g->values[in[l->n_carry + k]].info;
+        const gx_tensor_info *bi = &body->values[l->seq_in[k]].info;
+        int32_t ax = l->seq_axis[k];
+        if (ax < 0 || ax >= si->shape.ndim)
+            return gx_diag_at(d, GX_ERR_SHAPE, pos, "sequence %d has rank %d, no time axis %d",
+                              (int)k + 1, (int)si->shape.ndim, (int)ax);
+        int64_t t = si->shape.dims[ax];
+        if (k == 0) l->T = t;
+        else if (t != l->T)
+            return gx_diag_at(d, GX_ERR_SHAPE, pos, "sequences have different lengths: %lld and "
+                              "%lld steps", (long long)l->T, (long long)t);
+        gx_shape want = insert_dim(&bi->shape, ax, t);
+        int same = want.ndim == si->shape.ndim && bi->dtype == si->dtype;
+        for (int i = 0; same && i < want.ndim; i++) same = want.dims[i] == si->shape.dims[i];
+        if (!same) return gx_diag_at(d, GX_ERR_SHAPE, pos, "loop sequence %d does not match its "
+                                     "step slice", (int)k + 1);
+    }
+    for (int32_t k = 0; k < l->n_carry; k++) {
+        const gx_tensor_info *ci = &g->values[in[k]].info;
+        const gx_tensor_info *bi = &body->values[l->carry_in[k]].info;
+        const gx_tensor_info *bo = &body->values[l->carry_out[k]].info;
+        char a1[128], a2[128];
+        int same = ci->dtype == bo->dtype && ci->shape.ndim == bo->shape.ndim &&
+                   bi->dtype == bo->dtype;
+        for (int i = 0; same && i < ci->shape.ndim; i++) same = ci->shape.dims[i] == bo->shape.dims[i];
+        if (!same)
+            return gx_diag_at(d, GX_ERR_SHAPE, pos, "carry %d starts as %s%s but the body makes "
+                              "it %s%s; a carry must keep its type", (int)k + 1,
+                              gx_dtype_name(ci->dtype), gx_shape_str(&ci->shape, a1, sizeof a1),
+                              gx_dtype_name(bo->dtype), gx_shape_str(&bo->shape, a2, sizeof a2));
+    }
+    gx_val *ins = gx_arena_alloc(&g->arena, sizeof(gx_val) * (size_t)(n_in ? n_in : 1));
+    /* room for the residual outputs autodiff may add later is allocated then */
+    gx_val *outs = gx_arena_alloc(&g->arena, sizeof(gx_val) * (size_t)(n_out ? n_out : 1));
+    gx_node *nodes = gx_grow(g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof(gx_node));
+    if (!ins || !outs || !nodes) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    g->nodes = nodes;
+    memcpy(ins, in, sizeof(gx_val) * (size_t)n_in);
+    int32_t id = g->n_nodes;
+    gx_status st = GX_OK;
+    for (int32_t j = 0; j < l->n_yield && st == GX_OK; j++) {
+        gx_tensor_info yi = body->values[l->yield_out[j]].info;
+        if (l->yield_axis[j] < 0 || l->yield_axis[j] > yi.shape.ndim || yi.shape.ndim >= GX_MAX_DIMS)
+            return gx_diag_at(d, GX_ERR_SHAPE, pos, "yield %d has rank %d: it cannot be stacked "
+                              "on axis %d", (int)j + 1, (int)yi.shape.ndim, (int)l->yield_axis[j]);
+        yi.shape = insert_dim(&yi.shape, l->yield_axis[j], l->T);
+        st = add_out(g, yi, id, j, pos, &outs[j], d);
+    }
+    for (int32_t k = 0; k < l->n_carry && st == GX_OK; k++)
+        st = add_out(g, g->values[in[k]].info, id, l->n_yield + k, pos, &outs[l->n_yield + k], d);
+    for (int32_t r = 0; r < l->n_res && st == GX_OK; r++) {
+        gx_tensor_info ri = body->values[l->res_out[r]].info;
+        ri.shape = insert_dim(&ri.shape, 0, l->T);
+        st = add_out(g, ri, id, l->n_yield + l->n_carry + r, pos, &outs[l->n_yield + l->n_carry + r], d);
+    }
+    if (st != GX_OK) return st;
+    g->nodes[id] = (gx_node){.op = &loop_op, .loop = l, .n_in = n_in, .n_out = n_out, .in = ins,
+                             .out = outs, .pos = pos, .backward = l->backward};
+    g->n_nodes++;
+    memcpy(out, outs, sizeof(gx_val) * (size_t)n_out);
+    return GX_OK;
+}
+
+/* ---- reverse mode ---- */
+
+/* appends to an int array pair (values and a parallel int), growing both */
+typedef struct vlist {
+    gx_val  *v;
+    int32_t *aux;
+    int32_t  n, cap;
+} vlist;
+
+static int vlist_push(vlist *l, gx_val v, int32_t aux) {
+    if (l->n == l->cap) {
+        int32_t cap = l->cap;
+        gx_val *nv = gx_grow(l->v, &cap, l->n + 1, sizeof(gx_val));
+        if (nv == NULL) return 0;
+        l->v = nv;
+        cap = l->cap;
+        int32_t *na = gx_grow(l->aux, &cap, l->n + 1, sizeof(int32_t));
+        if (na == NULL) return 0;
+        l->aux = na;
+        l->cap = cap;
+    }
+    l->v[l->n] = v;
+    l->aux[l->n++] = aux;
+    return 1;
+}
+
+/* add a residual (a forward body value saved every step) to forward loop node `node`: a new
+ * body output and a new [T, ...] output of the node; returns the outer stack value */
+static gx_status add_residual(gx_graph *g, int32_t node, gx_val body_v, gx_val *stack, gx_diag *d) {
+    gx_loop *l = g->nodes[node].loop;
+    for (int32_t r = 0; r < l->n_res; r++)
+        if (l->res_out[r] == body_v) {
+            *stack = g->nodes[node].out[l->n_yield + l->n_carry + r];
+            return GX_OK;
+        }
+    int32_t cap = l->cap_res;
+    gx_val *ro = gx_grow(l->res_out, &cap, l->n_res + 1, sizeof(gx_val));
+    if (ro == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    l->res_out = ro;
+    l->cap_res = cap;
+    gx_node *nd = &g->nodes[node];
+    gx_val *outs = gx_arena_alloc(&g->arena, sizeof(gx_val) * (size_t)(nd->n_out + 1));
+    if (outs == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    memcpy(outs, nd->out, sizeof(gx_val) * (size_t)nd->n_out);
+    gx_tensor_info ri = l->body->values[body_v].info;
+    ri.shape = insert_dim(&ri.shape, 0, l->T);
+    gx_status st = add_out(g, ri, node, nd->n_out, nd->pos, &outs[nd->n_out], d);
+    if (st != GX_OK) return st;
+    nd = &g->nodes[node];
+    nd->out = outs;
+    *stack = outs[nd->n_out];
+    nd->n_out++;
+    l->res_out[l->n_res++] = body_v;
+    return GX_OK;
+}
+
+typedef struct bwd {
+    gx_graph *g;          /* the outer graph                                           */
+    int32_t   node;       /* the forward loop node                                     */
+    gx_loop  *fl;         /* its loop                                                  */
+    gx_graph *fb;         /* its body                                                  */
+    gx_graph *bb;         /* the backward body being built                             */
+    gx_val   *map;        /* forward body value -> backward body value                 */
+    int32_t   n_map;
+    vlist     seqs;       /* backward-body sequence inputs: v = bb input, aux = outer seq */
+    vlist     seq_axes;   /* parallel: axes                                            */
+    vlist     invs;       /* v = bb input, aux = outer invariant                        */
+    gx_diag  *d;
+} bwd;
+
+/* the backward-body value standing for forward-body value v (made on first use) */
+static gx_status bwd_value(bwd *w, gx_val v, gx_val *out) {
+    if (w->map[v] != GX_VAL_NONE) {
+        *out = w->map[v];
+        return GX_OK;
+    }
+    const gx_value *fv = &w->fb->values[v];
+    gx_loop *fl = w->fl;
+    gx_val in;
+    gx_status st = gx_graph_add_input(w->bb, fv->name ? fv->name : "v", fv->info, fv->pos, &in, w->d);
+    if (st != GX_OK) return st;
+    int32_t node_in_base = fl->n_carry;
+    for (int32_t k = 0; k < fl->n_inv; k++)
+        if (fl->inv_in[k] == v) {
+            gx_val outer = w->g->nodes[w->node].in[node_in_base + fl->n_seq + k];
+            if (!vlist_push(&w->invs, in, outer)) return gx_diag_set(w->d, GX_ERR_NOMEM, "out of memory");
+            w->map[v] = in;
+            *out = in;
+            return GX_OK;
+        }
+    for (int32_t k = 0; k < fl->n_seq; k++)
+        if (fl->seq_in[k] == v) {
+            gx_val outer = w->g->nodes[w->node].in[node_in_base + k];
+            if (!vlist_push(&w->seqs, in, outer) || !vlist_push(&w->seq_axes, in, fl->seq_axis[k]))
+                return gx_diag_set(w->d, GX_ERR_NOMEM, "out of memory");
+            w->map[v] = in;
+            *out = in;
+            return GX_OK;
+        }
+    /* a carry or an intermediate: saved by the forward loop every step */
+    gx_val stack;
+    st = add_residual(w->g, w->node, v, &stack, w->d);
+    if (st != GX_OK) return st;
+    if (!vlist_push(&w->seqs, in, stack) || !vlist_push(&w->seq_axes, in, 0))
+        return gx_diag_set(w->d, GX_ERR_NOMEM, "out of memory");
+    w->map[v] = in;
+    *out = in;
+    return GX_OK;
+}
+
+static gx_status zeros_like(gx_builder *b, const gx_tensor_info *info, gx_val *out) {
+    return gx_builder_emit_constant(b, 0.0, info->dtype, &info->shape, out);
+}
+
+gx_status gx_loop_vjp(gx_builder *b, int32_t node, const gx_val *d_out, gx_val *d_in) {
+    gx_graph *g = b->g;
+    gx_diag *d = b->diag;
+    gx_node *nd = &g->nodes[node];
+    gx_loop *fl = nd->loop;
+    gx_srcpos pos = nd->pos;
+    if (fl->backward)
+        return gx_diag_at(d, GX_ERR_UNSUPPORTED, pos, "second derivatives through loops are not "
+                          "supported");
+    gx_graph *fb = fl->body;
+    int32_t nc = fl->n_carry, ny = fl->n_yield;
+
+    /* 1. seeds in the forward body and its backward nodes */
+    gx_val *seed_y = malloc(sizeof(gx_val) * (size_t)(ny + 1));
+    gx_val *seed_c = malloc(sizeof(gx_val) * (size_t)(nc + 1));
+    int32_t n_x = nc + fl->n_seq + fl->n_inv, n_ys = 0;
+    gx_val *xs = malloc(sizeof(gx_val) * (size_t)(n_x + 1)), *dxs = malloc(sizeof(gx_val) * (size_t)(n_x + 1));
+    gx_val *ys = malloc(sizeof(gx_val) * (size_t)(ny + nc + 1)), *dys = malloc(sizeof(gx_val) * (size_t)(ny + nc + 1));
+    bwd w = {.g = g, .node = node, .fl = fl, .fb = fb, .d = d};
+    gx_loop *bl = gx_loop_new();
+    gx_status st = GX_OK;
+    if (!seed_y || !seed_c || !xs || !dxs || !ys || !dys || !bl) {
+        st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    int32_t fb_nodes_before = fb->n_nodes;
+    for (int32_t j = 0; j < ny && st == GX_OK; j++) {
+        seed_y[j] = GX_VAL_NONE;
+        if (d_out[j] == GX_VAL_NONE) continue;
+        st = gx_graph_add_input(fb, "seed.yield", fb->values[fl->yield_out[j]].info, pos, &seed_y[j], d);
+        ys[n_ys] = fl->yield_out[j];
+        dys[n_ys++] = seed_y[j];
+    }
+    for (int32_t k = 0; k < nc && st == GX_OK; k++) {
+        st = gx_graph_add_input(fb, "seed.carry", fb->values[fl->carry_out[k]].info, pos, &seed_c[k], d);
+        ys[n_ys] = fl->carry_out[k];
+        dys[n_ys++] = seed_c[k];
+    }
+    for (int32_t k = 0; k < nc; k++) xs[k] = fl->carry_in[k];
+    for (int32_t k = 0; k < fl->n_seq; k++) xs[nc + k] = fl->seq_in[k];
+    for (int32_t k = 0; k < fl->n_inv; k++) xs[nc + fl->n_seq + k] = fl->inv_in[k];
+    if (st == GX_OK) st = gx_autodiff_vjp(fb, ys, dys, n_ys, xs, n_x, dxs, d);
+    if (st != GX_OK) goto done;
+
+    /* 2. the backward body: the backward nodes, reading forward values as inputs */
+    w.bb = gx_graph_new(g->reg);
+    w.n_map = fb->n_values;
+    w.map = malloc(sizeof(gx_val) * (size_t)(w.n_map + 1));
+    if (w.bb == NULL || w.map == NULL) {
+        st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    w.bb->name = "backward";
+    bl->body = w.bb;
+    for (int32_t v = 0; v < w.n_map; v++) w.map[v] = GX_VAL_NONE;
+    /* the carried gradients come first among the backward body's inputs */
+    bl->n_carry = nc;
+    bl->carry_in = malloc(sizeof(gx_val) * (size_t)(nc + fl->n_inv + 1));
+    bl->carry_out = malloc(sizeof(gx_val) * (size_t)(nc + fl->n_inv + 1));
+    if (!bl->carry_in || !bl->carry_out) {
+        st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int32_t k = 0; k < nc && st == GX_OK; k++) {
+        st = gx_graph_add_input(w.bb, "d.carry", fb->values[seed_c[k]].info, pos, &bl->carry_in[k], d);
+        w.map[seed_c[k]] = bl->carry_in[k];
+    }
+    /* the yields' gradients are sequences of the backward loop */
+    for (int32_t j = 0; j < ny && st == GX_OK; j++) {
+        if (seed_y[j] == GX_VAL_NONE) continue;
+        gx_val in;
+        st = gx_graph_add_input(w.bb, "d.yield", fb->values[seed_y[j]].info, pos, &in, d);
+        if (st == GX_OK && (!vlist_push(&w.seqs, in, d_out[j]) ||
+                            !vlist_push(&w.seq_axes, in, fl->yield_axis[j])))
+            st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+        w.map[seed_y[j]] = in;
+    }
+    for (int32_t n = fb_nodes_before; n < fb->n_nodes && st == GX_OK; n++) {
+        const gx_node *fn = &fb->nodes[n];
+        gx_val in[64], outs[64];
+        if (fn->loop || fn->n_in > 64 || fn->n_out > 64) {
+            st = gx_diag_at(d, GX_ERR_UNSUPPORTED, fn->pos, "unsupported node in a loop body");
+            break;
+        }
+        for (int32_t i = 0; i < fn->n_in && st == GX_OK; i++) st = bwd_value(&w, fn->in[i], &in[i]);
+        if (st != GX_OK) break;
+        int32_t got = 0;
+        fn = &fb->nodes[n];
+        st = gx_graph_add_node(w.bb, fn->op, in, fn->n_in, fn->attrs, fn->pos, 1, outs, 64, &got, d);
+        for (int32_t j = 0; j < got && st == GX_OK; j++) w.map[fb->nodes[n].out[j]] = outs[j];
+    }
+    if (st != GX_OK) goto done;
+
+    /* 3. what the backward step produces: d carry_in (new carries), d slices (yields),
+     *    and per differentiable invariant an accumulator carry */
+    gx_builder bb = {.g = w.bb, .diag = d, .pos = pos, .backward = 1};
+    for (int32_t k = 0; k < nc && st == GX_OK; k++) {
+        gx_val v = dxs[k];
+        if (v == GX_VAL_NONE) st = zeros_like(&bb, &fb->values[fl->carry_in[k]].info, &bl->carry_out[k]);
+        else st = bwd_value(&w, v, &bl->carry_out[k]);
+    }
+    int32_t *inv_acc = malloc(sizeof(int32_t) * (size_t)(fl->n_inv + 1));
+    if (inv_acc == NULL) st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    for (int32_t k = 0; k < fl->n_inv && st == GX_OK; k++) {
+        inv_acc[k] = -1;
+        gx_val dv = dxs[nc + fl->n_seq + k];
+        if (dv == GX_VAL_NONE) continue;
+        gx_val acc_in, step, acc_out;
+        st = gx_graph_add_input(w.bb, "d.acc", fb->values[fl->inv_in[k]].info, pos, &acc_in, d);
+        if (st == GX_OK) st = bwd_value(&w, dv, &step);
+        if (st == GX_OK) st = gx_emit2(gx_registry_api(), &bb, "add", acc_in, step, &acc_out);
+        if (st != GX_OK) break;
+        inv_acc[k] = bl->n_carry;
+        bl->carry_in[bl->n_carry] = acc_in;
+        bl->carry_out[bl->n_carry++] = acc_out;
+    }
+    int32_t n_dseq = 0;
+    int32_t *seq_yield = malloc(sizeof(int32_t) * (size_t)(fl->n_seq + 1));
+    bl->yield_out = malloc(sizeof(gx_val) * (size_t)(fl->n_seq + 1));
+    bl->yield_axis = malloc(sizeof(int32_t) * (size_t)(fl->n_seq + 1));
+    if (!seq_yield || !bl->yield_out || !bl->yield_axis) st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    for (int32_t k = 0; k < fl->n_seq && st == GX_OK; k++) {
+        seq_yield[k] = -1;
+        gx_val dv = dxs[nc + k];
+        if (dv == GX_VAL_NONE) continue;
+        st = bwd_value(&w, dv, &bl->yield_out[n_dseq]);
+        bl->yield_axis[n_dseq] = fl->seq_axis[k];
+        seq_yield[k] = n_dseq++;
+    }
+    bl->n_yield = n_dseq;
+    if (st != GX_OK) goto done2;
+
+    /* 4. the backward loop node: carries start from the final carries' gradients (or zeros)
+     *    and zero accumulators; sequences and invariants as collected */
+    bl->reverse = !fl->reverse;
+    bl->backward = 1;
+    bl->n_seq = w.seqs.n;
+    bl->n_inv = w.invs.n;
+    bl->seq_in = w.seqs.v;
+    bl->seq_axis = w.seq_axes.aux;
+    bl->inv_in = w.invs.v;
+    w.seqs.v = NULL;
+    w.seq_axes.aux = NULL;
+    w.invs.v = NULL;
+    int32_t n_in = bl->n_carry + bl->n_seq + bl->n_inv;
+    gx_val *in = malloc(sizeof(gx_val) * (size_t)(n_in + 1));
+    gx_val *out = malloc(sizeof(gx_val) * (size_t)(bl->n_yield + bl->n_carry + 1));
+    if (!in || !out) st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    for (int32_t k = 0; k < nc && st == GX_OK; k++) {
+        gx_val dfin = d_out[ny + k];
+        if (dfin == GX_VAL_NONE) st = zeros_like(b, &g->values[g->nodes[node].out[ny + k]].info, &dfin);
+        in[k] = dfin;
+    }
+    for (int32_t k = 0; k < fl->n_inv && st == GX_OK; k++)
+        if (inv_acc[k] >= 0)
+            st = zeros_like(b, &g->values[g->nodes[node].in[nc + fl->n_seq + k]].info, &in[inv_acc[k]]);
+    for (int32_t k = 0; k < bl->n_seq; k++) in[bl->n_carry + k] = w.seqs.aux[k];
+    for (int32_t k = 0; k < bl->n_inv; k++) in[bl->n_carry + bl->n_seq + k] = w.invs.aux[k];
+    if (st == GX_OK) st = gx_graph_add_loop(g, bl, in, pos, out, d);
+    if (st == GX_OK) {
+        bl = NULL; /* owned by the graph now */
+        for (int32_t k = 0; k < nc; k++) d_in[k] = out[n_dseq + k];
+        for (int32_t k = 0; k < fl->n_seq; k++)
+            if (seq_yield[k] >= 0) d_in[nc + k] = out[seq_yield[k]];
+        for (int32_t k = 0; k < fl->n_inv; k++)
+            if (inv_acc[k] >= 0) d_in[nc + fl->n_seq + k] = out[n_dseq + inv_acc[k]];
+    }
+    free(in);
+    free(out);
+done2:
+    free(inv_acc);
+    free(seq_yield);
+done:
+    if (bl) {
+        if (bl->body == NULL) gx_graph_free(w.bb);
+        gx_loop_free(bl);
+    }
+    free(w.map);
+    free(w.seqs.v);
+    free(w.seqs.aux);
+    free(w.seq_axes.v);
+    free(w.seq_axes.aux);
+    free(w.invs.v);
+    free(w.invs.aux);
+    free(seed_y);
+    free(seed_c);
+    free(xs);
+    free(dxs);
+    free(ys);
+    free(dys);
+    return st;
+}
