@@ -711,7 +711,8 @@ static gx_status parse_loop_body(parser *p, gx_ast_loop *l, gx_srcpos open) {
                 return fail_expected(p, &p->tok, "'}' to close '{' at %d:%d", (int)open.line,
                                      (int)open.col);
             if (p->tok.kind == GX_TOK_ERROR) return fail_lex(p, &p->tok);
-            return fail_at(p, GX_ERR_PARSE, p->tok.pos, "nothing may follow 'yield' in a loop body");
+            return fail_at(p, GX_ERR_PARSE, p->tok.pos,
+                           "nothing may follow 'yield' in a loop body");
         }
         gx_ast_stmt *b;
         if ((st = parse_stmt(p, IN_LOOP, &b)) != GX_OK) return st;

@@ -23,7 +23,7 @@
     { .size = sizeof(gx_kernel_desc), .op = (opname), .backend = CS_BACKEND_NAME,          \
       .dtype = GX_DTYPE_F64, .run = (fn), .workspace = (ws) }
 
-// ---- shared pieces -------------------------------------------------------------------------------
+// ---- shared pieces ------------------------------------------------------------------------------
 
 static double cs_sigmoid(double v) {
     return v >= 0.0 ? 1.0 / (1.0 + exp(-v)) : exp(v) / (1.0 + exp(v));
@@ -35,6 +35,14 @@ static double cs_rnn_affine(const gx_tensor *in, const gx_tensor *w, const gx_te
     double acc = bias != NULL ? cs_load(bias, row) : 0.0;
     for (int64_t k = 0; k < K; k++) acc += cs_load(in, b * K + k) * cs_load(w, row * K + k);
     return acc;
+}
+
+// the pre-activation of gate row `row` for batch row b when the cell only uses the sum of the two
+// affine maps: x W_ih^T + b_ih + h W_hh^T + b_hh (x is [B, I], h is [B, H])
+static double cs_rnn_pre(const gx_tensor *x, const gx_tensor *h, const gx_tensor *w_ih,
+                         const gx_tensor *w_hh, const gx_tensor *b_ih, const gx_tensor *b_hh,
+                         int64_t b, int64_t row, int64_t I, int64_t H) {
+    return cs_rnn_affine(x, w_ih, b_ih, b, row, I) + cs_rnn_affine(h, w_hh, b_hh, b, row, H);
 }
 
 // The workspace must hold `doubles` doubles; the planner gives what the workspace callback asked,
@@ -107,7 +115,7 @@ static void cs_rnn_backward_dims(int32_t n_outputs, const gx_tensor_info *output
     *H = outputs[1].shape.dims[1];
 }
 
-// ---- rnn_cell ------------------------------------------------------------------------------------
+// ---- rnn_cell -----------------------------------------------------------------------------------
 
 static int cs_rnn_is_relu(const gx_kernel_args *a) {
     return a->attrs != NULL && a->attrs[0].s != NULL && strcmp(a->attrs[0].s, "relu") == 0;
@@ -126,7 +134,7 @@ static gx_status rnn_cell_run(const gx_kernel_args *a) {
     int relu = cs_rnn_is_relu(a);
     for (int64_t b = 0; b < B; b++)
         for (int64_t j = 0; j < H; j++) {
-            double pre = cs_rnn_affine(x, w_ih, b_ih, b, j, I) + cs_rnn_affine(h, w_hh, b_hh, b, j, H);
+            double pre = cs_rnn_pre(x, h, w_ih, w_hh, b_ih, b_hh, b, j, I, H);
             cs_store(y, b * H + j, relu ? (pre > 0.0 ? pre : 0.0) : tanh(pre));
         }
     return GX_OK;
@@ -157,7 +165,7 @@ static gx_status rnn_cell_backward_run(const gx_kernel_args *a) {
     if (st != GX_OK) return st;
     for (int64_t b = 0; b < B; b++)
         for (int64_t j = 0; j < H; j++) {
-            double pre = cs_rnn_affine(x, w_ih, b_ih, b, j, I) + cs_rnn_affine(h, w_hh, b_hh, b, j, H);
+            double pre = cs_rnn_pre(x, h, w_ih, w_hh, b_ih, b_hh, b, j, I, H);
             double g = cs_load(dy, b * H + j), t = tanh(pre);
             dpre[b * H + j] = relu ? (pre > 0.0 ? g : 0.0) : g * (1.0 - t * t);
         }
@@ -166,7 +174,7 @@ static gx_status rnn_cell_backward_run(const gx_kernel_args *a) {
     return GX_OK;
 }
 
-// ---- lstm_cell -----------------------------------------------------------------------------------
+// ---- lstm_cell ----------------------------------------------------------------------------------
 
 // the four gates of unit j of batch row b, activated: i, f, g, o (gates = x W_ih^T + b_ih +
 // h W_hh^T + b_hh, blocks of H rows in that order)
@@ -175,7 +183,7 @@ static void cs_lstm_gates(const gx_tensor *x, const gx_tensor *h, const gx_tenso
                           int64_t b, int64_t j, int64_t I, int64_t H, double gate[4]) {
     for (int k = 0; k < 4; k++) {
         int64_t row = k * H + j;
-        double pre = cs_rnn_affine(x, w_ih, b_ih, b, row, I) + cs_rnn_affine(h, w_hh, b_hh, b, row, H);
+        double pre = cs_rnn_pre(x, h, w_ih, w_hh, b_ih, b_hh, b, row, I, H);
         gate[k] = k == 2 ? tanh(pre) : cs_sigmoid(pre);
     }
 }
@@ -247,16 +255,15 @@ static gx_status lstm_cell_backward_run(const gx_kernel_args *a) {
     return GX_OK;
 }
 
-// ---- gru_cell ------------------------------------------------------------------------------------
+// ---- gru_cell -----------------------------------------------------------------------------------
 
 // the gates of unit j of batch row b: r, z, n, and gh_n (needed by the backward)
 static void cs_gru_gates(const gx_tensor *x, const gx_tensor *h, const gx_tensor *w_ih,
                          const gx_tensor *w_hh, const gx_tensor *b_ih, const gx_tensor *b_hh,
                          int64_t b, int64_t j, int64_t I, int64_t H, double *r, double *z,
                          double *n, double *gh_n) {
-    *r = cs_sigmoid(cs_rnn_affine(x, w_ih, b_ih, b, j, I) + cs_rnn_affine(h, w_hh, b_hh, b, j, H));
-    *z = cs_sigmoid(cs_rnn_affine(x, w_ih, b_ih, b, H + j, I) +
-                    cs_rnn_affine(h, w_hh, b_hh, b, H + j, H));
+    *r = cs_sigmoid(cs_rnn_pre(x, h, w_ih, w_hh, b_ih, b_hh, b, j, I, H));
+    *z = cs_sigmoid(cs_rnn_pre(x, h, w_ih, w_hh, b_ih, b_hh, b, H + j, I, H));
     *gh_n = cs_rnn_affine(h, w_hh, b_hh, b, 2 * H + j, H);
     *n = tanh(cs_rnn_affine(x, w_ih, b_ih, b, 2 * H + j, I) + *r * *gh_n);
 }

@@ -9,6 +9,8 @@
  *
  * Each cell has a fused backward op (<cell>_backward) that recomputes the gates from the forward
  * inputs, so a loop only has to keep the cell's inputs as residuals. The forward VJP emits it.
+ * The backward ops have no VJP and, unlike cross_entropy_grad, no nodiff_inputs: differentiating
+ * through one (a second derivative) is then an error from autodiff, not a silent zero.
  *
  * The helpers are static inline (the plugin exports only gx_plugin_entry). Not part of the SDK;
  * nothing outside ops/rnn includes it.
