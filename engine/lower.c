@@ -718,6 +718,17 @@ static gx_status lower_step(lower *L, scope *outer_scope, const gx_ast_loop *lp,
             break;
         }
         next[k] = y->val;
+        const gx_tensor_info *ci = &L->g->values[carry[k]].info, *ni = &L->g->values[next[k]].info;
+        int same = ci->dtype == ni->dtype && ci->shape.ndim == ni->shape.ndim;
+        for (int q = 0; same && q < ci->shape.ndim; q++) same = ci->shape.dims[q] == ni->shape.dims[q];
+        if (!same) {
+            char a1[128], a2[128];
+            st = gx_diag_at(L->d, GX_ERR_SHAPE, lp->carry_pos[k], "carry '%s' starts as %s%s but the "
+                            "body makes it %s%s; a carry must keep its type", lp->carry_names[k],
+                            gx_dtype_name(ci->dtype), gx_shape_str(&ci->shape, a1, sizeof a1),
+                            gx_dtype_name(ni->dtype), gx_shape_str(&ni->shape, a2, sizeof a2));
+            break;
+        }
         if (mask_t != GX_VAL_NONE) {
             gx_val m, in[3];
             st = mask_for(L, mask_t, &L->g->values[carry[k]].info, lp->carry_pos[k], &m);

@@ -34,7 +34,33 @@ typedef struct bad_case {
 
 #define HDR "input x : f32[2, 3]\nparam W : f32[3, 4] init xavier\n"
 
+#define LHDR "input x : f32[2, 5, 3]\ninput y : f32[2, 4, 3]\nstate h0 : f32[2, 4] = 0\n" \
+             "param W : f32[3, 4] init xavier\n"
+
 static const bad_case bad[] = {
+    {LHDR "hs = loop t over x carry (h = h0) { h = tanh(y[t] @ W) yield h }\n",
+     "t.graph:5:46: error: only the loop's sequences can be indexed by 't' (loop t over ...)"},
+    {LHDR "hs = loop t over x carry (h = h0) { h = tanh(x[t] @ W) + t yield h }\n",
+     "t.graph:5:58: error: the loop index 't' can only pick a step of a sequence, as in x[t]"},
+    {LHDR "hs = loop t over x carry (h = h0) { h = x[t] yield h }\n",
+     "t.graph:5:27: error: carry 'h' starts as f32[2, 4] but the body makes it f32[2, 3]; a carry "
+     "must keep its type"},
+    {LHDR "hs = loop t over x, y carry (h = h0) { h = tanh(x[t] @ W) yield h }\n",
+     "t.graph:5:21: error: this sequence has 4 steps, the first sequence 5"},
+    {LHDR "hs = loop t over x mask h0 carry (h = h0) { h = tanh(x[t] @ W) yield h }\n",
+     "t.graph:5:25: error: the mask has 4 steps, the first sequence 5"},
+    {LHDR "hs = loop t over x axis 3 carry (h = h0) { h = tanh(x[t] @ W) yield h }\n",
+     "t.graph:5:18: error: a sequence of shape [2, 5, 3] has no time axis 3"},
+    {LHDR "hs = loop t over tanh(x) carry (h = h0) { h = tanh(x[t] @ W) yield h }\n",
+     "t.graph:5:18: error: a loop runs over named sequences (name the expression first: x = ...; "
+     "loop t over x)"},
+    {LHDR "hs = loop t over x carry (h = 0) { h = tanh(x[t] @ W) yield h }\n",
+     "t.graph:5:31: error: carry 'h' must start from a tensor (a state, an input or a computed value)"},
+    {"graph g (unrol = 1)\n",
+     "t.graph:1:10: error: unknown graph attribute 'unrol'; did you mean 'unroll'? (known: unroll)"},
+    {"import \"no-such-file.graph\"\n",
+     "t.graph:1:1: error: cannot import 'no-such-file.graph': cannot open 'no-such-file.graph': No "
+     "such file or directory"},
     {HDR "y = tahn(x)\n", "t.graph:3:5: error: unknown op 'tahn'; did you mean 'tanh'?"},
     {HDR "y = tanh(xx)\n", "t.graph:3:10: error: unknown name 'xx'; did you mean 'x'?"},
     {HDR "y = W @ x\n", "t.graph:3:7: error: matmul: inner dimensions differ: a is [3, 4], b is [2, 3]"},

@@ -59,7 +59,7 @@ extern "C" {
 #define GX_ABI_VERSION 1
 
 #define GX_MAX_DIMS           8   /* tensor rank limit                                         */
-#define GX_MAX_EXAMPLE_INPUTS 6   /* inputs of one gradient-check example                      */
+#define GX_MAX_EXAMPLE_INPUTS 8   /* inputs of one gradient-check example                      */
 #define GX_MAX_EXAMPLE_ATTRS  4   /* attributes set by one gradient-check example              */
 
 #if defined(_WIN32)
