@@ -115,7 +115,9 @@ gx_status gx_autodiff_vjp(gx_graph *g, const gx_val *ys, const gx_val *dys, int3
         for (int32_t i = 0; i < nd->n_in; i++) d_in[i] = GX_VAL_NONE;
         b.pos = nd->pos;
         st = node_vjp(g, &b, n, d_out, d_in, d);
-        nd = &g->nodes[n];
+        /* a copy: accumulating emits nodes, which may move g->nodes (its arrays stay put) */
+        const gx_node cur = g->nodes[n];
+        nd = &cur;
         for (int32_t i = 0; i < nd->n_in && st == GX_OK; i++) {
             gx_val x = nd->in[i];
             if (d_in[i] == GX_VAL_NONE || !needs[x]) continue;
