@@ -237,7 +237,7 @@ static gx_status bwd_value(bwd *w, gx_val v, gx_val *out) {
             return GX_OK;
         }
     /* a carry or an intermediate: saved by the forward loop every step */
-    gx_val stack;
+    gx_val stack = GX_VAL_NONE;
     st = add_residual(w->g, w->node, v, &stack, w->d);
     if (st != GX_OK) return st;
     if (!vlist_push(&w->seqs, in, stack) || !vlist_push(&w->seq_axes, in, 0))
