@@ -36,10 +36,13 @@ build() { # build DIR [cmake args...]
     cmake --build "$dir" -j "$jobs"
 }
 
+demo_out=""
 demo() {
-    local b="$here/build" out
-    out=$(mktemp -d)
-    trap 'rm -rf "$out"' EXIT
+    local b="$here/build"
+    demo_out=$(mktemp -d)
+    # global, not local: the EXIT trap runs after demo() has returned
+    trap 'rm -rf "$demo_out"' EXIT
+    local out=$demo_out
     echo "== gexec check graphs/rnn.graph"
     "$b/bin/gexec" check "$here/graphs/rnn.graph"
     echo "== gexec init + grad: a 3-step RNN classifier, forward and backward on cpu-scalar"
