@@ -1,6 +1,8 @@
 /* diag.c: first-error-wins messages, status and dtype names, "did you mean" suggestions. */
 #include "diag.h"
 
+#include <gexec/plugin-helpers.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -68,16 +70,6 @@ const char *gx_status_name(gx_status st) {
     return "unknown status";
 }
 
-const char *gx_dtype_name(gx_dtype dt) {
-    switch (dt) {
-    case GX_DTYPE_F32: return "f32";
-    case GX_DTYPE_F64: return "f64";
-    case GX_DTYPE_I32: return "i32";
-    case GX_DTYPE_INVALID: break;
-    }
-    return "invalid";
-}
-
 gx_dtype gx_dtype_from_name(const char *name) {
     if (strcmp(name, "f32") == 0) return GX_DTYPE_F32;
     if (strcmp(name, "f64") == 0) return GX_DTYPE_F64;
@@ -86,13 +78,7 @@ gx_dtype gx_dtype_from_name(const char *name) {
 }
 
 const char *gx_shape_str(const gx_shape *s, char *buf, size_t n) {
-    size_t off = 0;
-    if (n == 0) return buf;
-    buf[0] = '\0';
-    off += (size_t)snprintf(buf + off, n - off, "[");
-    for (int32_t i = 0; i < s->ndim && off < n; i++)
-        off += (size_t)snprintf(buf + off, n - off, i ? ", %lld" : "%lld", (long long)s->dims[i]);
-    if (off < n) snprintf(buf + off, n - off, "]");
+    if (n > 0) snprintf(buf, n, "%s", GX_SHAPE(s));
     return buf;
 }
 

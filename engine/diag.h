@@ -33,7 +33,6 @@ gx_status gx_diag_at(gx_diag *d, gx_status st, gx_srcpos pos, const char *fmt, .
 gx_status gx_diag_vat(gx_diag *d, gx_status st, gx_srcpos pos, const char *fmt, va_list ap);
 
 const char *gx_status_name(gx_status st);
-const char *gx_dtype_name(gx_dtype dt);          /* "f32", "f64", "i32", "invalid"   */
 gx_dtype    gx_dtype_from_name(const char *name); /* GX_DTYPE_INVALID when unknown    */
 /* "[2, 3]" into buf */
 const char *gx_shape_str(const gx_shape *s, char *buf, size_t n);

@@ -10,7 +10,7 @@
 #ifndef GX_CPU_SCALAR_H
 #define GX_CPU_SCALAR_H
 
-#include <gexec/plugin.h>
+#include <gexec/plugin-helpers.h>
 
 #define CS_BACKEND_NAME "cpu-scalar"
 
@@ -83,15 +83,6 @@ static inline int64_t cs_broadcast_index(const gx_shape *in, const gx_shape *out
       .dtype = (dt), .run = (fn) }
 #define CS_KERNELS_FLOAT(opname, fn) \
     CS_KERNEL(opname, fn, GX_DTYPE_F32), CS_KERNEL(opname, fn, GX_DTYPE_F64)
-
-static inline gx_status cs_register_table(const gx_host_api *api, gx_host *host,
-                                          const gx_kernel_desc *table, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        gx_status st = api->register_kernel(host, &table[i]);
-        if (st != GX_OK) return st;
-    }
-    return GX_OK;
-}
 
 // one per kernel file; each registers that file's kernel table
 gx_status cs_register_elementwise(const gx_host_api *api, gx_host *host);

@@ -121,6 +121,6 @@ static const gx_kernel_desc cs_elementwise_kernels[] = {
 };
 
 gx_status cs_register_elementwise(const gx_host_api *api, gx_host *host) {
-    return cs_register_table(api, host, cs_elementwise_kernels,
+    return gx_register_kernels(api, host, cs_elementwise_kernels,
                              sizeof cs_elementwise_kernels / sizeof cs_elementwise_kernels[0]);
 }

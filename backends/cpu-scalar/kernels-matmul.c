@@ -45,6 +45,6 @@ static const gx_kernel_desc cs_matmul_kernels[] = {
 };
 
 gx_status cs_register_matmul(const gx_host_api *api, gx_host *host) {
-    return cs_register_table(api, host, cs_matmul_kernels,
+    return gx_register_kernels(api, host, cs_matmul_kernels,
                              sizeof cs_matmul_kernels / sizeof cs_matmul_kernels[0]);
 }

@@ -181,6 +181,6 @@ static const gx_kernel_desc cs_nn_kernels[] = {
 };
 
 gx_status cs_register_nn(const gx_host_api *api, gx_host *host) {
-    return cs_register_table(api, host, cs_nn_kernels,
+    return gx_register_kernels(api, host, cs_nn_kernels,
                              sizeof cs_nn_kernels / sizeof cs_nn_kernels[0]);
 }

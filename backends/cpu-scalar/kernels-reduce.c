@@ -121,6 +121,6 @@ static const gx_kernel_desc cs_reduce_kernels[] = {
 };
 
 gx_status cs_register_reduce(const gx_host_api *api, gx_host *host) {
-    return cs_register_table(api, host, cs_reduce_kernels,
+    return gx_register_kernels(api, host, cs_reduce_kernels,
                              sizeof cs_reduce_kernels / sizeof cs_reduce_kernels[0]);
 }

@@ -341,6 +341,6 @@ static const gx_kernel_desc cs_rnn_kernels[] = {
 };
 
 gx_status cs_register_rnn(const gx_host_api *api, gx_host *host) {
-    return cs_register_table(api, host, cs_rnn_kernels,
+    return gx_register_kernels(api, host, cs_rnn_kernels,
                              sizeof cs_rnn_kernels / sizeof cs_rnn_kernels[0]);
 }

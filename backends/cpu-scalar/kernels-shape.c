@@ -217,6 +217,6 @@ static const gx_kernel_desc cs_shape_kernels[] = {
 };
 
 gx_status cs_register_shape(const gx_host_api *api, gx_host *host) {
-    return cs_register_table(api, host, cs_shape_kernels,
+    return gx_register_kernels(api, host, cs_shape_kernels,
                              sizeof cs_shape_kernels / sizeof cs_shape_kernels[0]);
 }

@@ -11,7 +11,7 @@
 #ifndef GX_OPS_CORE_H
 #define GX_OPS_CORE_H
 
-#include <gexec/plugin.h>
+#include <gexec/plugin-helpers.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,23 +25,6 @@ gx_status gx_core_register_shape(const gx_host_api *api, gx_host *host);
 gx_status gx_core_register_reduce(const gx_host_api *api, gx_host *host);
 gx_status gx_core_register_nn(const gx_host_api *api, gx_host *host);
 
-static inline gx_status core_register_table(const gx_host_api *api, gx_host *host,
-                                            const gx_op_desc *ops, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        gx_status st = api->register_op(host, &ops[i]);
-        if (st != GX_OK) return st;
-    }
-    return GX_OK;
-}
-
-#define CORE_COUNT(arr) (sizeof(arr) / sizeof((arr)[0]))
-
-/* Propagate a non-OK status (every emit can fail: the host infers shapes at once). */
-#define CORE_TRY(expr)                                 \
-    do {                                               \
-        gx_status core_try_st_ = (expr);               \
-        if (core_try_st_ != GX_OK) return core_try_st_; \
-    } while (0)
 
 // ---- table-building macros ----------------------------------------------------------------
 
@@ -77,61 +60,7 @@ static inline gx_status core_register_table(const gx_host_api *api, gx_host *hos
 
 // ---- formatting ---------------------------------------------------------------------------
 
-/* A shape as text, "[2, 3]", returned by value so that it can sit inside a set_error argument
- * list (C11 gives the returned struct's array the lifetime of the full expression). 8 dims of at
- * most 20 characters plus separators fit. */
-typedef struct core_text {
-    char s[200];
-} core_text;
-
-static inline core_text core_shape_text(const gx_shape *shape) {
-    core_text t;
-    size_t n = 0;
-    t.s[n++] = '[';
-    t.s[n] = '\0';
-    int32_t ndim = shape->ndim;
-    if (ndim < 0 || ndim > GX_MAX_DIMS) {
-        snprintf(t.s, sizeof t.s, "<rank %d>", (int)ndim);
-        return t;
-    }
-    for (int32_t i = 0; i < ndim; i++) {
-        int w = snprintf(t.s + n, sizeof t.s - n, i ? ", %lld" : "%lld", (long long)shape->dims[i]);
-        if (w < 0 || (size_t)w >= sizeof t.s - n) return t;
-        n += (size_t)w;
-    }
-    if (n + 1 < sizeof t.s) {
-        t.s[n++] = ']';
-        t.s[n] = '\0';
-    }
-    return t;
-}
-
-#define CORE_SHAPE(shape_ptr) (core_shape_text(shape_ptr).s)
-
-static inline const char *core_dtype_name(gx_dtype dt) {
-    switch (dt) {
-    case GX_DTYPE_F32: return "f32";
-    case GX_DTYPE_F64: return "f64";
-    case GX_DTYPE_I32: return "i32";
-    default: return "invalid";
-    }
-}
-
 // ---- errors in infer ----------------------------------------------------------------------
-
-/* Report an infer error as "<op>: <message>". The op name is passed explicitly because several
- * ops share one infer function and gx_infer_ctx does not carry the op's name. */
-static inline gx_status core_fail(const gx_infer_ctx *c, gx_status st, const char *op,
-                                  const char *fmt, ...) GX_PRINTF(4, 5);
-static inline gx_status core_fail(const gx_infer_ctx *c, gx_status st, const char *op,
-                                  const char *fmt, ...) {
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return c->api->set_error(c->host, st, "%s: %s", op, msg);
-}
 
 static inline int core_dtype_valid(gx_dtype dt) {
     return dt == GX_DTYPE_F32 || dt == GX_DTYPE_F64 || dt == GX_DTYPE_I32;
@@ -148,28 +77,28 @@ static inline gx_status core_check_inputs(const gx_infer_ctx *c, const char *op,
                                           int32_t max_in) {
     if (c->n_inputs < min_in || (max_in >= 0 && c->n_inputs > max_in)) {
         if (min_in == max_in)
-            return core_fail(c, GX_ERR_INVALID, op, "takes %d input%s, got %d", (int)min_in,
+            return gx_infer_fail(c, GX_ERR_INVALID, op, "takes %d input%s, got %d", (int)min_in,
                              min_in == 1 ? "" : "s", (int)c->n_inputs);
         if (max_in < 0)
-            return core_fail(c, GX_ERR_INVALID, op, "takes at least %d input%s, got %d",
+            return gx_infer_fail(c, GX_ERR_INVALID, op, "takes at least %d input%s, got %d",
                              (int)min_in, min_in == 1 ? "" : "s", (int)c->n_inputs);
-        return core_fail(c, GX_ERR_INVALID, op, "takes %d to %d inputs, got %d", (int)min_in,
+        return gx_infer_fail(c, GX_ERR_INVALID, op, "takes %d to %d inputs, got %d", (int)min_in,
                          (int)max_in, (int)c->n_inputs);
     }
     if (c->n_inputs > 0 && c->inputs == NULL)
-        return core_fail(c, GX_ERR_INVALID, op, "no input descriptions given");
-    if (c->outputs == NULL) return core_fail(c, GX_ERR_INVALID, op, "no room for outputs");
+        return gx_infer_fail(c, GX_ERR_INVALID, op, "no input descriptions given");
+    if (c->outputs == NULL) return gx_infer_fail(c, GX_ERR_INVALID, op, "no room for outputs");
     for (int32_t i = 0; i < c->n_inputs; i++) {
         const gx_tensor_info *t = &c->inputs[i];
         if (!core_dtype_valid(t->dtype))
-            return core_fail(c, GX_ERR_DTYPE, op, "input %d has an invalid dtype", (int)i);
+            return gx_infer_fail(c, GX_ERR_DTYPE, op, "input %d has an invalid dtype", (int)i);
         if (t->shape.ndim < 0 || t->shape.ndim > GX_MAX_DIMS)
-            return core_fail(c, GX_ERR_SHAPE, op, "input %d has rank %d (must be 0 to %d)",
+            return gx_infer_fail(c, GX_ERR_SHAPE, op, "input %d has rank %d (must be 0 to %d)",
                              (int)i, (int)t->shape.ndim, GX_MAX_DIMS);
         for (int32_t d = 0; d < t->shape.ndim; d++)
             if (t->shape.dims[d] < 0)
-                return core_fail(c, GX_ERR_SHAPE, op, "input %d has a negative dim: %s", (int)i,
-                                 CORE_SHAPE(&t->shape));
+                return gx_infer_fail(c, GX_ERR_SHAPE, op, "input %d has a negative dim: %s", (int)i,
+                                 GX_SHAPE(&t->shape));
     }
     return GX_OK;
 }
@@ -179,8 +108,8 @@ static inline gx_status core_check_float(const gx_infer_ctx *c, const char *op, 
                                          const char *what) {
     gx_dtype dt = c->inputs[i].dtype;
     if (!core_dtype_float(dt))
-        return core_fail(c, GX_ERR_DTYPE, op, "%s must be f32 or f64, got %s", what,
-                         core_dtype_name(dt));
+        return gx_infer_fail(c, GX_ERR_DTYPE, op, "%s must be f32 or f64, got %s", what,
+                         gx_dtype_name(dt));
     return GX_OK;
 }
 
@@ -189,8 +118,8 @@ static inline gx_status core_check_same_dtype(const gx_infer_ctx *c, const char 
                                               const char *what_i, int32_t j, const char *what_j) {
     gx_dtype a = c->inputs[i].dtype, b = c->inputs[j].dtype;
     if (a != b)
-        return core_fail(c, GX_ERR_DTYPE, op, "%s and %s must have the same dtype, got %s and %s",
-                         what_i, what_j, core_dtype_name(a), core_dtype_name(b));
+        return gx_infer_fail(c, GX_ERR_DTYPE, op, "%s and %s must have the same dtype, got %s and %s",
+                         what_i, what_j, gx_dtype_name(a), gx_dtype_name(b));
     return GX_OK;
 }
 
@@ -198,10 +127,10 @@ static inline gx_status core_check_same_dtype(const gx_infer_ctx *c, const char 
 static inline gx_status core_check_attr(const gx_infer_ctx *c, const char *op, int32_t k,
                                         const char *name, gx_attr_type t) {
     if (c->attrs == NULL || c->attrs[k].type != t)
-        return core_fail(c, GX_ERR_INVALID, op, "attribute %s is missing or has the wrong type",
+        return gx_infer_fail(c, GX_ERR_INVALID, op, "attribute %s is missing or has the wrong type",
                          name);
     if (t == GX_ATTR_INTS && (c->attrs[k].n_ints < 0 || c->attrs[k].n_ints > GX_MAX_DIMS))
-        return core_fail(c, GX_ERR_INVALID, op, "attribute %s has %d values (at most %d)", name,
+        return gx_infer_fail(c, GX_ERR_INVALID, op, "attribute %s has %d values (at most %d)", name,
                          (int)c->attrs[k].n_ints, GX_MAX_DIMS);
     return GX_OK;
 }
@@ -255,11 +184,11 @@ static inline gx_status core_broadcast_inputs(const gx_infer_ctx *c, const char 
             list[0] = '\0';
             for (int32_t k = first; k < first + n && len < sizeof list; k++) {
                 int w = snprintf(list + len, sizeof list - len, "%s%s", k > first ? " and " : "",
-                                 CORE_SHAPE(&c->inputs[k].shape));
+                                 GX_SHAPE(&c->inputs[k].shape));
                 if (w < 0) break;
                 len += (size_t)w;
             }
-            return core_fail(c, GX_ERR_SHAPE, op, "shapes do not broadcast: %s", list);
+            return gx_infer_fail(c, GX_ERR_SHAPE, op, "shapes do not broadcast: %s", list);
         }
     }
     *out = r;
@@ -279,11 +208,11 @@ static inline gx_status core_infer_axis(const gx_infer_ctx *c, const char *op, c
                                         int64_t axis, const gx_shape *shape, int32_t *out) {
     if (!core_axis(axis, shape->ndim, out)) {
         if (shape->ndim == 0)
-            return core_fail(c, GX_ERR_SHAPE, op, "%s %lld is out of range: the input is a scalar",
+            return gx_infer_fail(c, GX_ERR_SHAPE, op, "%s %lld is out of range: the input is a scalar",
                              what, (long long)axis);
-        return core_fail(c, GX_ERR_SHAPE, op,
+        return gx_infer_fail(c, GX_ERR_SHAPE, op,
                          "%s %lld is out of range for input %s (rank %d: valid %d to %d)", what,
-                         (long long)axis, CORE_SHAPE(shape), (int)shape->ndim, -(int)shape->ndim,
+                         (long long)axis, GX_SHAPE(shape), (int)shape->ndim, -(int)shape->ndim,
                          (int)shape->ndim - 1);
     }
     return GX_OK;
@@ -332,7 +261,7 @@ static inline gx_status core_emit1a(gx_builder *b, const gx_vjp_args *a, const c
 static inline gx_status core_reshape_to(gx_builder *b, const gx_vjp_args *a, gx_val v,
                                         const gx_shape *shape, gx_val *out) {
     gx_tensor_info info;
-    CORE_TRY(core_info(b, a, v, &info));
+    GX_TRY(core_info(b, a, v, &info));
     if (core_shape_equal(&info.shape, shape)) {
         *out = v;
         return GX_OK;

@@ -12,12 +12,12 @@
 
 /* Two float inputs of one dtype, broadcast together; the output has their dtype. */
 static gx_status binary_infer(gx_infer_ctx *c, const char *op) {
-    CORE_TRY(core_check_inputs(c, op, 2, 2));
-    CORE_TRY(core_check_float(c, op, 0, "a"));
-    CORE_TRY(core_check_float(c, op, 1, "b"));
-    CORE_TRY(core_check_same_dtype(c, op, 0, "a", 1, "b"));
+    GX_TRY(core_check_inputs(c, op, 2, 2));
+    GX_TRY(core_check_float(c, op, 0, "a"));
+    GX_TRY(core_check_float(c, op, 1, "b"));
+    GX_TRY(core_check_same_dtype(c, op, 0, "a", 1, "b"));
     gx_shape out;
-    CORE_TRY(core_broadcast_inputs(c, op, 0, 2, &out));
+    GX_TRY(core_broadcast_inputs(c, op, 0, 2, &out));
     c->outputs[0].dtype = c->inputs[0].dtype;
     c->outputs[0].shape = out;
     return GX_OK;
@@ -25,8 +25,8 @@ static gx_status binary_infer(gx_infer_ctx *c, const char *op) {
 
 /* One float input; the output is the same tensor type. */
 static gx_status unary_infer(gx_infer_ctx *c, const char *op) {
-    CORE_TRY(core_check_inputs(c, op, 1, 1));
-    CORE_TRY(core_check_float(c, op, 0, "x"));
+    GX_TRY(core_check_inputs(c, op, 1, 1));
+    GX_TRY(core_check_float(c, op, 0, "x"));
     c->outputs[0] = c->inputs[0];
     return GX_OK;
 }
@@ -49,17 +49,17 @@ static gx_status log_infer(gx_infer_ctx *c) { return unary_infer(c, "log"); }
  * float cond of another dtype would be an implicit conversion, which no op does). */
 static gx_status where_infer(gx_infer_ctx *c) {
     const char *op = "where";
-    CORE_TRY(core_check_inputs(c, op, 3, 3));
-    CORE_TRY(core_check_float(c, op, 1, "a"));
-    CORE_TRY(core_check_float(c, op, 2, "b"));
-    CORE_TRY(core_check_same_dtype(c, op, 1, "a", 2, "b"));
+    GX_TRY(core_check_inputs(c, op, 3, 3));
+    GX_TRY(core_check_float(c, op, 1, "a"));
+    GX_TRY(core_check_float(c, op, 2, "b"));
+    GX_TRY(core_check_same_dtype(c, op, 1, "a", 2, "b"));
     gx_dtype cd = c->inputs[0].dtype;
     if (cd != GX_DTYPE_I32 && cd != c->inputs[1].dtype)
-        return core_fail(c, GX_ERR_DTYPE, op,
+        return gx_infer_fail(c, GX_ERR_DTYPE, op,
                          "cond must be i32 or %s (the dtype of a and b), got %s",
-                         core_dtype_name(c->inputs[1].dtype), core_dtype_name(cd));
+                         gx_dtype_name(c->inputs[1].dtype), gx_dtype_name(cd));
     gx_shape out;
-    CORE_TRY(core_broadcast_inputs(c, op, 0, 3, &out));
+    GX_TRY(core_broadcast_inputs(c, op, 0, 3, &out));
     c->outputs[0].dtype = c->inputs[1].dtype;
     c->outputs[0].shape = out;
     return GX_OK;
@@ -69,28 +69,28 @@ enum { FULL_SHAPE, FULL_VALUE, FULL_DTYPE };
 
 static gx_status full_infer(gx_infer_ctx *c) {
     const char *op = "full";
-    CORE_TRY(core_check_inputs(c, op, 0, 0));
-    CORE_TRY(core_check_attr(c, op, FULL_SHAPE, "shape", GX_ATTR_INTS));
-    CORE_TRY(core_check_attr(c, op, FULL_VALUE, "value", GX_ATTR_FLOAT));
-    CORE_TRY(core_check_attr(c, op, FULL_DTYPE, "dtype", GX_ATTR_DTYPE));
+    GX_TRY(core_check_inputs(c, op, 0, 0));
+    GX_TRY(core_check_attr(c, op, FULL_SHAPE, "shape", GX_ATTR_INTS));
+    GX_TRY(core_check_attr(c, op, FULL_VALUE, "value", GX_ATTR_FLOAT));
+    GX_TRY(core_check_attr(c, op, FULL_DTYPE, "dtype", GX_ATTR_DTYPE));
     const gx_attr_value *shape = &c->attrs[FULL_SHAPE];
     gx_shape out = {0};
     out.ndim = shape->n_ints;
     for (int32_t i = 0; i < shape->n_ints; i++) {
         out.dims[i] = shape->ints[i];
         if (shape->ints[i] < 0)
-            return core_fail(c, GX_ERR_SHAPE, op, "shape %s has a negative dim", CORE_SHAPE(&out));
+            return gx_infer_fail(c, GX_ERR_SHAPE, op, "shape %s has a negative dim", GX_SHAPE(&out));
     }
     int64_t numel;
     if (!core_numel(&out, &numel))
-        return core_fail(c, GX_ERR_SHAPE, op, "shape %s has too many elements", CORE_SHAPE(&out));
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "shape %s has too many elements", GX_SHAPE(&out));
     int64_t dt = c->attrs[FULL_DTYPE].i;
     if (dt != GX_DTYPE_F32 && dt != GX_DTYPE_F64 && dt != GX_DTYPE_I32)
-        return core_fail(c, GX_ERR_DTYPE, op, "dtype must be f32, f64 or i32");
+        return gx_infer_fail(c, GX_ERR_DTYPE, op, "dtype must be f32, f64 or i32");
     double v = c->attrs[FULL_VALUE].f;
     /* An i32 constant must hold the value exactly; silently truncating 0.5 to 0 hides bugs. */
     if (dt == GX_DTYPE_I32 && !(v >= -2147483648.0 && v <= 2147483647.0 && v == (double)(int64_t)v))
-        return core_fail(c, GX_ERR_INVALID, op, "value %g is not an i32 integer (dtype is i32)", v);
+        return gx_infer_fail(c, GX_ERR_INVALID, op, "value %g is not an i32 integer (dtype is i32)", v);
     c->outputs[0].dtype = (gx_dtype)dt;
     c->outputs[0].shape = out;
     return GX_OK;
@@ -101,31 +101,31 @@ static gx_status full_infer(gx_infer_ctx *c) {
 /* dx_i = sum_to(g, shape of input i). */
 static gx_status sum_to_input(gx_builder *b, const gx_vjp_args *a, gx_val g, int32_t i) {
     gx_tensor_info x;
-    CORE_TRY(core_info(b, a, a->inputs[i], &x));
+    GX_TRY(core_info(b, a, a->inputs[i], &x));
     return a->api->emit_sum_to(b, g, &x.shape, &a->d_inputs[i]);
 }
 
 static gx_status add_vjp(gx_builder *b, const gx_vjp_args *a) {
     gx_val dy = a->d_outputs[0];
     if (dy == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(sum_to_input(b, a, dy, 0));
+    GX_TRY(sum_to_input(b, a, dy, 0));
     return sum_to_input(b, a, dy, 1);
 }
 
 static gx_status sub_vjp(gx_builder *b, const gx_vjp_args *a) {
     gx_val dy = a->d_outputs[0], ndy;
     if (dy == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(sum_to_input(b, a, dy, 0));
-    CORE_TRY(gx_emit1(a->api, b, "neg", dy, &ndy));
+    GX_TRY(sum_to_input(b, a, dy, 0));
+    GX_TRY(gx_emit1(a->api, b, "neg", dy, &ndy));
     return sum_to_input(b, a, ndy, 1);
 }
 
 static gx_status mul_vjp(gx_builder *b, const gx_vjp_args *a) {
     gx_val dy = a->d_outputs[0], ga, gb;
     if (dy == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(gx_emit2(a->api, b, "mul", dy, a->inputs[1], &ga));
-    CORE_TRY(sum_to_input(b, a, ga, 0));
-    CORE_TRY(gx_emit2(a->api, b, "mul", dy, a->inputs[0], &gb));
+    GX_TRY(gx_emit2(a->api, b, "mul", dy, a->inputs[1], &ga));
+    GX_TRY(sum_to_input(b, a, ga, 0));
+    GX_TRY(gx_emit2(a->api, b, "mul", dy, a->inputs[0], &gb));
     return sum_to_input(b, a, gb, 1);
 }
 
@@ -133,11 +133,11 @@ static gx_status mul_vjp(gx_builder *b, const gx_vjp_args *a) {
 static gx_status div_vjp(gx_builder *b, const gx_vjp_args *a) {
     gx_val dy = a->d_outputs[0], ga, y_over_b, t, gb;
     if (dy == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(gx_emit2(a->api, b, "div", dy, a->inputs[1], &ga));
-    CORE_TRY(sum_to_input(b, a, ga, 0));
-    CORE_TRY(gx_emit2(a->api, b, "div", a->outputs[0], a->inputs[1], &y_over_b));
-    CORE_TRY(gx_emit2(a->api, b, "mul", dy, y_over_b, &t));
-    CORE_TRY(gx_emit1(a->api, b, "neg", t, &gb));
+    GX_TRY(gx_emit2(a->api, b, "div", dy, a->inputs[1], &ga));
+    GX_TRY(sum_to_input(b, a, ga, 0));
+    GX_TRY(gx_emit2(a->api, b, "div", a->outputs[0], a->inputs[1], &y_over_b));
+    GX_TRY(gx_emit2(a->api, b, "mul", dy, y_over_b, &t));
+    GX_TRY(gx_emit1(a->api, b, "neg", t, &gb));
     return sum_to_input(b, a, gb, 1);
 }
 
@@ -151,10 +151,10 @@ static gx_status tanh_vjp(gx_builder *b, const gx_vjp_args *a) {
     gx_val dy = a->d_outputs[0], y = a->outputs[0], yy, one, t;
     gx_tensor_info info;
     if (dy == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(core_info(b, a, y, &info));
-    CORE_TRY(gx_emit2(a->api, b, "mul", y, y, &yy));
-    CORE_TRY(core_scalar(b, a, 1.0, info.dtype, &one));
-    CORE_TRY(gx_emit2(a->api, b, "sub", one, yy, &t));
+    GX_TRY(core_info(b, a, y, &info));
+    GX_TRY(gx_emit2(a->api, b, "mul", y, y, &yy));
+    GX_TRY(core_scalar(b, a, 1.0, info.dtype, &one));
+    GX_TRY(gx_emit2(a->api, b, "sub", one, yy, &t));
     return gx_emit2(a->api, b, "mul", dy, t, &a->d_inputs[0]);
 }
 
@@ -163,10 +163,10 @@ static gx_status sigmoid_vjp(gx_builder *b, const gx_vjp_args *a) {
     gx_val dy = a->d_outputs[0], y = a->outputs[0], one, t, u;
     gx_tensor_info info;
     if (dy == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(core_info(b, a, y, &info));
-    CORE_TRY(core_scalar(b, a, 1.0, info.dtype, &one));
-    CORE_TRY(gx_emit2(a->api, b, "sub", one, y, &t));
-    CORE_TRY(gx_emit2(a->api, b, "mul", y, t, &u));
+    GX_TRY(core_info(b, a, y, &info));
+    GX_TRY(core_scalar(b, a, 1.0, info.dtype, &one));
+    GX_TRY(gx_emit2(a->api, b, "sub", one, y, &t));
+    GX_TRY(gx_emit2(a->api, b, "mul", y, t, &u));
     return gx_emit2(a->api, b, "mul", dy, u, &a->d_inputs[0]);
 }
 
@@ -175,9 +175,9 @@ static gx_status relu_vjp(gx_builder *b, const gx_vjp_args *a) {
     gx_val dy = a->d_outputs[0], x = a->inputs[0], zero, mask;
     gx_tensor_info info;
     if (dy == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(core_info(b, a, x, &info));
-    CORE_TRY(core_scalar(b, a, 0.0, info.dtype, &zero));
-    CORE_TRY(gx_emit2(a->api, b, "gt", x, zero, &mask));
+    GX_TRY(core_info(b, a, x, &info));
+    GX_TRY(core_scalar(b, a, 0.0, info.dtype, &zero));
+    GX_TRY(gx_emit2(a->api, b, "gt", x, zero, &mask));
     return gx_emit2(a->api, b, "mul", dy, mask, &a->d_inputs[0]);
 }
 
@@ -196,16 +196,16 @@ static gx_status where_vjp(gx_builder *b, const gx_vjp_args *a) {
     gx_val dy = a->d_outputs[0], zero, in[3], ga, gb;
     gx_tensor_info info;
     if (dy == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(core_info(b, a, dy, &info));
-    CORE_TRY(core_scalar(b, a, 0.0, info.dtype, &zero));
+    GX_TRY(core_info(b, a, dy, &info));
+    GX_TRY(core_scalar(b, a, 0.0, info.dtype, &zero));
     in[0] = a->inputs[0];
     in[1] = dy;
     in[2] = zero;
-    CORE_TRY(a->api->emit(b, "where", in, 3, NULL, 0, &ga, 1));
-    CORE_TRY(sum_to_input(b, a, ga, 1));
+    GX_TRY(a->api->emit(b, "where", in, 3, NULL, 0, &ga, 1));
+    GX_TRY(sum_to_input(b, a, ga, 1));
     in[1] = zero;
     in[2] = dy;
-    CORE_TRY(a->api->emit(b, "where", in, 3, NULL, 0, &gb, 1));
+    GX_TRY(a->api->emit(b, "where", in, 3, NULL, 0, &gb, 1));
     return sum_to_input(b, a, gb, 2);
 }
 
@@ -333,5 +333,5 @@ static const gx_op_desc elementwise_ops[] = {
 };
 
 gx_status gx_core_register_elementwise(const gx_host_api *api, gx_host *host) {
-    return core_register_table(api, host, elementwise_ops, CORE_COUNT(elementwise_ops));
+    return gx_register_ops(api, host, elementwise_ops, GX_COUNT(elementwise_ops));
 }

@@ -17,7 +17,7 @@ static gx_status (*const core_families[])(const gx_host_api *api, gx_host *host)
 };
 
 GX_PLUGIN_ENTRY(core_ops, "0.1.0") {
-    for (size_t i = 0; i < CORE_COUNT(core_families); i++) {
+    for (size_t i = 0; i < GX_COUNT(core_families); i++) {
         gx_status st = core_families[i](api, host);
         if (st != GX_OK) return st;
     }

@@ -12,25 +12,25 @@
 
 static gx_status matmul_infer(gx_infer_ctx *c) {
     const char *op = "matmul";
-    CORE_TRY(core_check_inputs(c, op, 2, 2));
-    CORE_TRY(core_check_float(c, op, 0, "a"));
-    CORE_TRY(core_check_float(c, op, 1, "b"));
-    CORE_TRY(core_check_same_dtype(c, op, 0, "a", 1, "b"));
+    GX_TRY(core_check_inputs(c, op, 2, 2));
+    GX_TRY(core_check_float(c, op, 0, "a"));
+    GX_TRY(core_check_float(c, op, 1, "b"));
+    GX_TRY(core_check_same_dtype(c, op, 0, "a", 1, "b"));
     const gx_shape *sa = &c->inputs[0].shape, *sb = &c->inputs[1].shape;
     if (sa->ndim < 2 || sb->ndim < 2)
-        return core_fail(c, GX_ERR_SHAPE, op, "both operands need rank >= 2: a is %s, b is %s",
-                         CORE_SHAPE(sa), CORE_SHAPE(sb));
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "both operands need rank >= 2: a is %s, b is %s",
+                         GX_SHAPE(sa), GX_SHAPE(sb));
     int64_t m = sa->dims[sa->ndim - 2], k = sa->dims[sa->ndim - 1];
     int64_t kb = sb->dims[sb->ndim - 2], n = sb->dims[sb->ndim - 1];
     if (k != kb)
-        return core_fail(c, GX_ERR_SHAPE, op, "inner dimensions differ: a is %s, b is %s",
-                         CORE_SHAPE(sa), CORE_SHAPE(sb));
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "inner dimensions differ: a is %s, b is %s",
+                         GX_SHAPE(sa), GX_SHAPE(sb));
     gx_shape ba = *sa, bb = *sb, batch;
     ba.ndim -= 2;
     bb.ndim -= 2;
     if (!core_broadcast2(&ba, &bb, &batch))
-        return core_fail(c, GX_ERR_SHAPE, op, "batch dimensions do not broadcast: a is %s, b is %s",
-                         CORE_SHAPE(sa), CORE_SHAPE(sb));
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "batch dimensions do not broadcast: a is %s, b is %s",
+                         GX_SHAPE(sa), GX_SHAPE(sb));
     /* batch rank <= GX_MAX_DIMS - 2 since both inputs have rank <= GX_MAX_DIMS */
     batch.dims[batch.ndim] = m;
     batch.dims[batch.ndim + 1] = n;
@@ -46,13 +46,13 @@ static gx_status matmul_vjp(gx_builder *b, const gx_vjp_args *a) {
     gx_val dy = a->d_outputs[0], t, g;
     gx_tensor_info ia, ib;
     if (dy == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(core_info(b, a, a->inputs[0], &ia));
-    CORE_TRY(core_info(b, a, a->inputs[1], &ib));
-    CORE_TRY(gx_emit1(a->api, b, "transpose", a->inputs[1], &t));
-    CORE_TRY(gx_emit2(a->api, b, "matmul", dy, t, &g));
-    CORE_TRY(a->api->emit_sum_to(b, g, &ia.shape, &a->d_inputs[0]));
-    CORE_TRY(gx_emit1(a->api, b, "transpose", a->inputs[0], &t));
-    CORE_TRY(gx_emit2(a->api, b, "matmul", t, dy, &g));
+    GX_TRY(core_info(b, a, a->inputs[0], &ia));
+    GX_TRY(core_info(b, a, a->inputs[1], &ib));
+    GX_TRY(gx_emit1(a->api, b, "transpose", a->inputs[1], &t));
+    GX_TRY(gx_emit2(a->api, b, "matmul", dy, t, &g));
+    GX_TRY(a->api->emit_sum_to(b, g, &ia.shape, &a->d_inputs[0]));
+    GX_TRY(gx_emit1(a->api, b, "transpose", a->inputs[0], &t));
+    GX_TRY(gx_emit2(a->api, b, "matmul", t, dy, &g));
     return a->api->emit_sum_to(b, g, &ib.shape, &a->d_inputs[1]);
 }
 
@@ -62,15 +62,15 @@ enum { TRANSPOSE_DIM0, TRANSPOSE_DIM1 };
 
 static gx_status transpose_infer(gx_infer_ctx *c) {
     const char *op = "transpose";
-    CORE_TRY(core_check_inputs(c, op, 1, 1));
-    CORE_TRY(core_check_attr(c, op, TRANSPOSE_DIM0, "dim0", GX_ATTR_INT));
-    CORE_TRY(core_check_attr(c, op, TRANSPOSE_DIM1, "dim1", GX_ATTR_INT));
+    GX_TRY(core_check_inputs(c, op, 1, 1));
+    GX_TRY(core_check_attr(c, op, TRANSPOSE_DIM0, "dim0", GX_ATTR_INT));
+    GX_TRY(core_check_attr(c, op, TRANSPOSE_DIM1, "dim1", GX_ATTR_INT));
     const gx_shape *s = &c->inputs[0].shape;
     if (s->ndim < 2)
-        return core_fail(c, GX_ERR_SHAPE, op, "needs rank >= 2, got %s", CORE_SHAPE(s));
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "needs rank >= 2, got %s", GX_SHAPE(s));
     int32_t d0 = 0, d1 = 0;
-    CORE_TRY(core_infer_axis(c, op, "dim0", c->attrs[TRANSPOSE_DIM0].i, s, &d0));
-    CORE_TRY(core_infer_axis(c, op, "dim1", c->attrs[TRANSPOSE_DIM1].i, s, &d1));
+    GX_TRY(core_infer_axis(c, op, "dim0", c->attrs[TRANSPOSE_DIM0].i, s, &d0));
+    GX_TRY(core_infer_axis(c, op, "dim1", c->attrs[TRANSPOSE_DIM1].i, s, &d1));
     gx_shape out = *s;
     out.dims[d0] = s->dims[d1];
     out.dims[d1] = s->dims[d0];
@@ -105,8 +105,8 @@ static int permute_parse(const gx_attr_value *axes, int32_t ndim, int32_t perm[G
 
 static gx_status permute_infer(gx_infer_ctx *c) {
     const char *op = "permute";
-    CORE_TRY(core_check_inputs(c, op, 1, 1));
-    CORE_TRY(core_check_attr(c, op, PERMUTE_AXES, "axes", GX_ATTR_INTS));
+    GX_TRY(core_check_inputs(c, op, 1, 1));
+    GX_TRY(core_check_attr(c, op, PERMUTE_AXES, "axes", GX_ATTR_INTS));
     const gx_shape *s = &c->inputs[0].shape;
     const gx_attr_value *axes = &c->attrs[PERMUTE_AXES];
     int32_t perm[GX_MAX_DIMS];
@@ -114,9 +114,9 @@ static gx_status permute_infer(gx_infer_ctx *c) {
         gx_shape as_shape = {0};  /* only to print the list */
         as_shape.ndim = axes->n_ints;
         for (int32_t i = 0; i < axes->n_ints; i++) as_shape.dims[i] = axes->ints[i];
-        return core_fail(c, GX_ERR_SHAPE, op,
+        return gx_infer_fail(c, GX_ERR_SHAPE, op,
                          "axes %s is not a permutation of the %d axes of input %s",
-                         CORE_SHAPE(&as_shape), (int)s->ndim, CORE_SHAPE(s));
+                         GX_SHAPE(&as_shape), (int)s->ndim, GX_SHAPE(s));
     }
     gx_shape out = *s;
     for (int32_t i = 0; i < s->ndim; i++) out.dims[i] = s->dims[perm[i]];
@@ -129,7 +129,7 @@ static gx_status permute_infer(gx_infer_ctx *c) {
 static gx_status permute_vjp(gx_builder *b, const gx_vjp_args *a) {
     if (a->d_outputs[0] == GX_VAL_NONE) return GX_OK;
     gx_tensor_info x;
-    CORE_TRY(core_info(b, a, a->inputs[0], &x));
+    GX_TRY(core_info(b, a, a->inputs[0], &x));
     int32_t perm[GX_MAX_DIMS];
     if (!permute_parse(&a->attrs[PERMUTE_AXES], x.shape.ndim, perm))
         return core_vjp_fail(a, "permute", "axes is not a permutation of the input's axes");
@@ -193,5 +193,5 @@ static const gx_op_desc matmul_ops[] = {
 };
 
 gx_status gx_core_register_matmul(const gx_host_api *api, gx_host *host) {
-    return core_register_table(api, host, matmul_ops, CORE_COUNT(matmul_ops));
+    return gx_register_ops(api, host, matmul_ops, GX_COUNT(matmul_ops));
 }

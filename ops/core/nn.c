@@ -16,40 +16,40 @@ enum { CE_IGNORE_INDEX };
  * `first` (0 for cross_entropy, 1 for cross_entropy_grad, whose input 0 is dy). */
 static gx_status ce_check(gx_infer_ctx *c, const char *op, int32_t first) {
     const gx_tensor_info *logits = &c->inputs[first], *targets = &c->inputs[first + 1];
-    CORE_TRY(core_check_attr(c, op, CE_IGNORE_INDEX, "ignore_index", GX_ATTR_INT));
-    CORE_TRY(core_check_float(c, op, first, "logits"));
+    GX_TRY(core_check_attr(c, op, CE_IGNORE_INDEX, "ignore_index", GX_ATTR_INT));
+    GX_TRY(core_check_float(c, op, first, "logits"));
     if (logits->shape.ndim < 1)
-        return core_fail(c, GX_ERR_SHAPE, op,
+        return gx_infer_fail(c, GX_ERR_SHAPE, op,
                          "logits must have a class axis ([..., C]), got a scalar");
     if (logits->shape.dims[logits->shape.ndim - 1] == 0)
-        return core_fail(c, GX_ERR_SHAPE, op, "logits %s has no classes",
-                         CORE_SHAPE(&logits->shape));
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "logits %s has no classes",
+                         GX_SHAPE(&logits->shape));
     if (targets->dtype != GX_DTYPE_I32)
-        return core_fail(c, GX_ERR_DTYPE, op, "targets must be i32, got %s",
-                         core_dtype_name(targets->dtype));
+        return gx_infer_fail(c, GX_ERR_DTYPE, op, "targets must be i32, got %s",
+                         gx_dtype_name(targets->dtype));
     gx_shape lead = logits->shape;
     lead.ndim -= 1;
     if (!core_shape_equal(&targets->shape, &lead))
-        return core_fail(c, GX_ERR_SHAPE, op,
+        return gx_infer_fail(c, GX_ERR_SHAPE, op,
                          "targets must be logits' shape without the class axis: logits %s wants "
-                         "targets %s, got %s", CORE_SHAPE(&logits->shape), CORE_SHAPE(&lead),
-                         CORE_SHAPE(&targets->shape));
+                         "targets %s, got %s", GX_SHAPE(&logits->shape), GX_SHAPE(&lead),
+                         GX_SHAPE(&targets->shape));
     if (c->n_inputs > first + 2) {
         const gx_tensor_info *mask = &c->inputs[first + 2];
         if (mask->dtype != logits->dtype)
-            return core_fail(c, GX_ERR_DTYPE, op, "mask must be %s like logits, got %s",
-                             core_dtype_name(logits->dtype), core_dtype_name(mask->dtype));
+            return gx_infer_fail(c, GX_ERR_DTYPE, op, "mask must be %s like logits, got %s",
+                             gx_dtype_name(logits->dtype), gx_dtype_name(mask->dtype));
         if (!core_shape_equal(&mask->shape, &lead))
-            return core_fail(c, GX_ERR_SHAPE, op, "mask must have the shape of targets %s, got %s",
-                             CORE_SHAPE(&lead), CORE_SHAPE(&mask->shape));
+            return gx_infer_fail(c, GX_ERR_SHAPE, op, "mask must have the shape of targets %s, got %s",
+                             GX_SHAPE(&lead), GX_SHAPE(&mask->shape));
     }
     return GX_OK;
 }
 
 static gx_status cross_entropy_infer(gx_infer_ctx *c) {
     const char *op = "cross_entropy";
-    CORE_TRY(core_check_inputs(c, op, 2, 3));
-    CORE_TRY(ce_check(c, op, 0));
+    GX_TRY(core_check_inputs(c, op, 2, 3));
+    GX_TRY(ce_check(c, op, 0));
     gx_tensor_info out = {.dtype = c->inputs[0].dtype};   /* a scalar */
     c->outputs[0] = out;
     return GX_OK;
@@ -57,15 +57,15 @@ static gx_status cross_entropy_infer(gx_infer_ctx *c) {
 
 static gx_status cross_entropy_grad_infer(gx_infer_ctx *c) {
     const char *op = "cross_entropy_grad";
-    CORE_TRY(core_check_inputs(c, op, 3, 4));
-    CORE_TRY(ce_check(c, op, 1));
+    GX_TRY(core_check_inputs(c, op, 3, 4));
+    GX_TRY(ce_check(c, op, 1));
     const gx_tensor_info *dy = &c->inputs[0];
     if (dy->dtype != c->inputs[1].dtype)
-        return core_fail(c, GX_ERR_DTYPE, op, "dy must be %s like logits, got %s",
-                         core_dtype_name(c->inputs[1].dtype), core_dtype_name(dy->dtype));
+        return gx_infer_fail(c, GX_ERR_DTYPE, op, "dy must be %s like logits, got %s",
+                         gx_dtype_name(c->inputs[1].dtype), gx_dtype_name(dy->dtype));
     if (dy->shape.ndim != 0)
-        return core_fail(c, GX_ERR_SHAPE, op, "dy must be a scalar, got %s",
-                         CORE_SHAPE(&dy->shape));
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "dy must be a scalar, got %s",
+                         GX_SHAPE(&dy->shape));
     c->outputs[0] = c->inputs[1];
     return GX_OK;
 }
@@ -87,15 +87,15 @@ static gx_status cross_entropy_vjp(gx_builder *b, const gx_vjp_args *a) {
 
 static gx_status mse_infer(gx_infer_ctx *c) {
     const char *op = "mse";
-    CORE_TRY(core_check_inputs(c, op, 2, 2));
-    CORE_TRY(core_check_float(c, op, 0, "pred"));
-    CORE_TRY(core_check_float(c, op, 1, "target"));
-    CORE_TRY(core_check_same_dtype(c, op, 0, "pred", 1, "target"));
+    GX_TRY(core_check_inputs(c, op, 2, 2));
+    GX_TRY(core_check_float(c, op, 0, "pred"));
+    GX_TRY(core_check_float(c, op, 1, "target"));
+    GX_TRY(core_check_same_dtype(c, op, 0, "pred", 1, "target"));
     /* no broadcasting: a [N] vs [N, 1] mix-up would silently average an N x N grid */
     if (!core_shape_equal(&c->inputs[0].shape, &c->inputs[1].shape))
-        return core_fail(c, GX_ERR_SHAPE, op, "pred and target must have the same shape, got %s "
-                         "and %s", CORE_SHAPE(&c->inputs[0].shape),
-                         CORE_SHAPE(&c->inputs[1].shape));
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "pred and target must have the same shape, got %s "
+                         "and %s", GX_SHAPE(&c->inputs[0].shape),
+                         GX_SHAPE(&c->inputs[1].shape));
     gx_tensor_info out = {.dtype = c->inputs[0].dtype};   /* a scalar */
     c->outputs[0] = out;
     return GX_OK;
@@ -107,13 +107,13 @@ static gx_status mse_vjp(gx_builder *b, const gx_vjp_args *a) {
     gx_tensor_info pred;
     int64_t n;
     if (dy == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(core_info(b, a, a->inputs[0], &pred));
+    GX_TRY(core_info(b, a, a->inputs[0], &pred));
     if (!core_numel(&pred.shape, &n)) return core_vjp_fail(a, "mse", "bad input shape");
-    CORE_TRY(gx_emit2(a->api, b, "sub", a->inputs[0], a->inputs[1], &diff));
+    GX_TRY(gx_emit2(a->api, b, "sub", a->inputs[0], a->inputs[1], &diff));
     /* an empty input has an empty gradient: avoid 2/0 in the constant */
-    CORE_TRY(core_scalar(b, a, n > 0 ? 2.0 / (double)n : 0.0, pred.dtype, &k));
-    CORE_TRY(gx_emit2(a->api, b, "mul", diff, k, &t));
-    CORE_TRY(gx_emit2(a->api, b, "mul", t, dy, &a->d_inputs[0]));
+    GX_TRY(core_scalar(b, a, n > 0 ? 2.0 / (double)n : 0.0, pred.dtype, &k));
+    GX_TRY(gx_emit2(a->api, b, "mul", diff, k, &t));
+    GX_TRY(gx_emit2(a->api, b, "mul", t, dy, &a->d_inputs[0]));
     return gx_emit1(a->api, b, "neg", a->d_inputs[0], &a->d_inputs[1]);
 }
 
@@ -121,19 +121,19 @@ static gx_status mse_vjp(gx_builder *b, const gx_vjp_args *a) {
 
 static gx_status embedding_infer(gx_infer_ctx *c) {
     const char *op = "embedding";
-    CORE_TRY(core_check_inputs(c, op, 2, 2));
-    CORE_TRY(core_check_float(c, op, 0, "table"));
+    GX_TRY(core_check_inputs(c, op, 2, 2));
+    GX_TRY(core_check_float(c, op, 0, "table"));
     const gx_tensor_info *table = &c->inputs[0], *idx = &c->inputs[1];
     if (table->shape.ndim != 2)
-        return core_fail(c, GX_ERR_SHAPE, op, "table must be [V, E], got %s",
-                         CORE_SHAPE(&table->shape));
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "table must be [V, E], got %s",
+                         GX_SHAPE(&table->shape));
     if (idx->dtype != GX_DTYPE_I32)
-        return core_fail(c, GX_ERR_DTYPE, op, "idx must be i32, got %s",
-                         core_dtype_name(idx->dtype));
+        return gx_infer_fail(c, GX_ERR_DTYPE, op, "idx must be i32, got %s",
+                         gx_dtype_name(idx->dtype));
     if (idx->shape.ndim + 1 > GX_MAX_DIMS)
-        return core_fail(c, GX_ERR_SHAPE, op,
+        return gx_infer_fail(c, GX_ERR_SHAPE, op,
                          "idx %s has rank %d: the output would exceed rank %d",
-                         CORE_SHAPE(&idx->shape), (int)idx->shape.ndim, GX_MAX_DIMS);
+                         GX_SHAPE(&idx->shape), (int)idx->shape.ndim, GX_MAX_DIMS);
     gx_tensor_info out = {.dtype = table->dtype, .shape = idx->shape};
     out.shape.dims[out.shape.ndim++] = table->shape.dims[1];
     c->outputs[0] = out;
@@ -145,7 +145,7 @@ static gx_status embedding_vjp(gx_builder *b, const gx_vjp_args *a) {
     gx_tensor_info table;
     gx_val in[2];
     if (a->d_outputs[0] == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(core_info(b, a, a->inputs[0], &table));
+    GX_TRY(core_info(b, a, a->inputs[0], &table));
     if (table.shape.ndim != 2) return core_vjp_fail(a, "embedding", "table is not [V, E]");
     in[0] = a->d_outputs[0];
     in[1] = a->inputs[1];
@@ -157,22 +157,22 @@ enum { EMB_BACKWARD_ROWS };
 
 static gx_status embedding_backward_infer(gx_infer_ctx *c) {
     const char *op = "embedding_backward";
-    CORE_TRY(core_check_inputs(c, op, 2, 2));
-    CORE_TRY(core_check_attr(c, op, EMB_BACKWARD_ROWS, "rows", GX_ATTR_INT));
-    CORE_TRY(core_check_float(c, op, 0, "dy"));
+    GX_TRY(core_check_inputs(c, op, 2, 2));
+    GX_TRY(core_check_attr(c, op, EMB_BACKWARD_ROWS, "rows", GX_ATTR_INT));
+    GX_TRY(core_check_float(c, op, 0, "dy"));
     const gx_tensor_info *dy = &c->inputs[0], *idx = &c->inputs[1];
     int64_t rows = c->attrs[EMB_BACKWARD_ROWS].i;
     if (rows < 0)
-        return core_fail(c, GX_ERR_INVALID, op, "rows must be >= 0, got %lld", (long long)rows);
+        return gx_infer_fail(c, GX_ERR_INVALID, op, "rows must be >= 0, got %lld", (long long)rows);
     if (idx->dtype != GX_DTYPE_I32)
-        return core_fail(c, GX_ERR_DTYPE, op, "idx must be i32, got %s",
-                         core_dtype_name(idx->dtype));
+        return gx_infer_fail(c, GX_ERR_DTYPE, op, "idx must be i32, got %s",
+                         gx_dtype_name(idx->dtype));
     gx_shape lead = dy->shape;
     lead.ndim -= 1;
     if (dy->shape.ndim < 1 || !core_shape_equal(&lead, &idx->shape))
-        return core_fail(c, GX_ERR_SHAPE, op,
+        return gx_infer_fail(c, GX_ERR_SHAPE, op,
                          "dy must be idx's shape plus [E]: idx is %s, dy is %s",
-                         CORE_SHAPE(&idx->shape), CORE_SHAPE(&dy->shape));
+                         GX_SHAPE(&idx->shape), GX_SHAPE(&dy->shape));
     gx_tensor_info out = {.dtype = dy->dtype};
     out.shape.ndim = 2;
     out.shape.dims[0] = rows;
@@ -278,5 +278,5 @@ static const gx_op_desc nn_ops[] = {
 };
 
 gx_status gx_core_register_nn(const gx_host_api *api, gx_host *host) {
-    return core_register_table(api, host, nn_ops, CORE_COUNT(nn_ops));
+    return gx_register_ops(api, host, nn_ops, GX_COUNT(nn_ops));
 }

@@ -37,32 +37,32 @@ static gx_shape reduce_kept_shape(const gx_shape *x, const int reduced[GX_MAX_DI
 
 /* needs_elements: the reduction has no value over an empty axis (max: NumPy refuses it too). */
 static gx_status reduce_infer(gx_infer_ctx *c, const char *op, int needs_elements) {
-    CORE_TRY(core_check_inputs(c, op, 1, 1));
-    CORE_TRY(core_check_float(c, op, 0, "x"));
-    if (c->attrs == NULL) return core_fail(c, GX_ERR_INVALID, op, "attributes missing");
+    GX_TRY(core_check_inputs(c, op, 1, 1));
+    GX_TRY(core_check_float(c, op, 0, "x"));
+    if (c->attrs == NULL) return gx_infer_fail(c, GX_ERR_INVALID, op, "attributes missing");
     const gx_attr_value *axes = &c->attrs[REDUCE_AXES];
     if (axes->type != GX_ATTR_NONE)
-        CORE_TRY(core_check_attr(c, op, REDUCE_AXES, "axes", GX_ATTR_INTS));
-    CORE_TRY(core_check_attr(c, op, REDUCE_KEEPDIMS, "keepdims", GX_ATTR_INT));
+        GX_TRY(core_check_attr(c, op, REDUCE_AXES, "axes", GX_ATTR_INTS));
+    GX_TRY(core_check_attr(c, op, REDUCE_KEEPDIMS, "keepdims", GX_ATTR_INT));
     const gx_shape *s = &c->inputs[0].shape;
     int reduced[GX_MAX_DIMS];
     int32_t bad = 0;
     if (!reduce_mask(axes, s->ndim, reduced, &bad)) {
         int32_t d;
         if (core_axis(axes->ints[bad], s->ndim, &d))
-            return core_fail(c, GX_ERR_SHAPE, op, "axis %lld is listed twice (input %s)",
-                             (long long)axes->ints[bad], CORE_SHAPE(s));
+            return gx_infer_fail(c, GX_ERR_SHAPE, op, "axis %lld is listed twice (input %s)",
+                             (long long)axes->ints[bad], GX_SHAPE(s));
         return core_infer_axis(c, op, "axis", axes->ints[bad], s, &d);
     }
     int64_t keepdims = c->attrs[REDUCE_KEEPDIMS].i;
     if (keepdims != 0 && keepdims != 1)
-        return core_fail(c, GX_ERR_INVALID, op, "keepdims must be 0 or 1, got %lld",
+        return gx_infer_fail(c, GX_ERR_INVALID, op, "keepdims must be 0 or 1, got %lld",
                          (long long)keepdims);
     gx_shape out = {0};
     for (int32_t d = 0; d < s->ndim; d++) {
         if (needs_elements && reduced[d] && s->dims[d] == 0)
-            return core_fail(c, GX_ERR_SHAPE, op, "cannot reduce axis %d of input %s: it is empty",
-                             (int)d, CORE_SHAPE(s));
+            return gx_infer_fail(c, GX_ERR_SHAPE, op, "cannot reduce axis %d of input %s: it is empty",
+                             (int)d, GX_SHAPE(s));
         if (!reduced[d]) out.dims[out.ndim++] = s->dims[d];
         else if (keepdims) out.dims[out.ndim++] = 1;
     }
@@ -90,7 +90,7 @@ typedef struct reduce_grad {
 static gx_status reduce_grad_init(gx_builder *b, const gx_vjp_args *a, const char *op,
                                   reduce_grad *r) {
     int32_t bad = 0;
-    CORE_TRY(core_info(b, a, a->inputs[0], &r->x));
+    GX_TRY(core_info(b, a, a->inputs[0], &r->x));
     if (!reduce_mask(&a->attrs[REDUCE_AXES], r->x.shape.ndim, r->reduced, &bad))
         return core_vjp_fail(a, op, "bad axes");
     r->kept = reduce_kept_shape(&r->x.shape, r->reduced);
@@ -112,7 +112,7 @@ static gx_attr_kv reduce_axes_kv(const reduce_grad *r) {
 static gx_status sum_vjp(gx_builder *b, const gx_vjp_args *a) {
     reduce_grad r;
     if (a->d_outputs[0] == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(reduce_grad_init(b, a, "sum", &r));
+    GX_TRY(reduce_grad_init(b, a, "sum", &r));
     gx_attr_kv kv = core_kv_shape("shape", &r.x.shape);
     return core_emit1a(b, a, "broadcast_to", r.dy_kept, &kv, 1, &a->d_inputs[0]);
 }
@@ -122,9 +122,9 @@ static gx_status mean_vjp(gx_builder *b, const gx_vjp_args *a) {
     reduce_grad r;
     gx_val n, g;
     if (a->d_outputs[0] == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(reduce_grad_init(b, a, "mean", &r));
-    CORE_TRY(core_scalar(b, a, (double)r.count, r.x.dtype, &n));
-    CORE_TRY(gx_emit2(a->api, b, "div", r.dy_kept, n, &g));
+    GX_TRY(reduce_grad_init(b, a, "mean", &r));
+    GX_TRY(core_scalar(b, a, (double)r.count, r.x.dtype, &n));
+    GX_TRY(gx_emit2(a->api, b, "div", r.dy_kept, n, &g));
     gx_attr_kv kv = core_kv_shape("shape", &r.x.shape);
     return core_emit1a(b, a, "broadcast_to", g, &kv, 1, &a->d_inputs[0]);
 }
@@ -135,12 +135,12 @@ static gx_status max_vjp(gx_builder *b, const gx_vjp_args *a) {
     reduce_grad r;
     gx_val y_kept, mask, count, share;
     if (a->d_outputs[0] == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(reduce_grad_init(b, a, "max", &r));
-    CORE_TRY(core_reshape_to(b, a, a->outputs[0], &r.kept, &y_kept));
-    CORE_TRY(gx_emit2(a->api, b, "eq", a->inputs[0], y_kept, &mask));
+    GX_TRY(reduce_grad_init(b, a, "max", &r));
+    GX_TRY(core_reshape_to(b, a, a->outputs[0], &r.kept, &y_kept));
+    GX_TRY(gx_emit2(a->api, b, "eq", a->inputs[0], y_kept, &mask));
     gx_attr_kv kv[2] = {reduce_axes_kv(&r), core_kv_int("keepdims", 1)};
-    CORE_TRY(core_emit1a(b, a, "sum", mask, kv, 2, &count));
-    CORE_TRY(gx_emit2(a->api, b, "div", r.dy_kept, count, &share));
+    GX_TRY(core_emit1a(b, a, "sum", mask, kv, 2, &count));
+    GX_TRY(gx_emit2(a->api, b, "div", r.dy_kept, count, &share));
     return gx_emit2(a->api, b, "mul", mask, share, &a->d_inputs[0]);
 }
 
@@ -149,11 +149,11 @@ static gx_status max_vjp(gx_builder *b, const gx_vjp_args *a) {
 enum { SOFTMAX_AXIS };
 
 static gx_status softmax_like_infer(gx_infer_ctx *c, const char *op) {
-    CORE_TRY(core_check_inputs(c, op, 1, 1));
-    CORE_TRY(core_check_float(c, op, 0, "x"));
-    CORE_TRY(core_check_attr(c, op, SOFTMAX_AXIS, "axis", GX_ATTR_INT));
+    GX_TRY(core_check_inputs(c, op, 1, 1));
+    GX_TRY(core_check_float(c, op, 0, "x"));
+    GX_TRY(core_check_attr(c, op, SOFTMAX_AXIS, "axis", GX_ATTR_INT));
     int32_t axis = 0;
-    CORE_TRY(core_infer_axis(c, op, "axis", c->attrs[SOFTMAX_AXIS].i, &c->inputs[0].shape, &axis));
+    GX_TRY(core_infer_axis(c, op, "axis", c->attrs[SOFTMAX_AXIS].i, &c->inputs[0].shape, &axis));
     c->outputs[0] = c->inputs[0];
     return GX_OK;
 }
@@ -172,9 +172,9 @@ static gx_status sum_over_axis(gx_builder *b, const gx_vjp_args *a, gx_val v, gx
 static gx_status softmax_vjp(gx_builder *b, const gx_vjp_args *a) {
     gx_val dy = a->d_outputs[0], y = a->outputs[0], p, s, d;
     if (dy == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(gx_emit2(a->api, b, "mul", dy, y, &p));
-    CORE_TRY(sum_over_axis(b, a, p, &s));
-    CORE_TRY(gx_emit2(a->api, b, "sub", dy, s, &d));
+    GX_TRY(gx_emit2(a->api, b, "mul", dy, y, &p));
+    GX_TRY(sum_over_axis(b, a, p, &s));
+    GX_TRY(gx_emit2(a->api, b, "sub", dy, s, &d));
     return gx_emit2(a->api, b, "mul", y, d, &a->d_inputs[0]);
 }
 
@@ -182,9 +182,9 @@ static gx_status softmax_vjp(gx_builder *b, const gx_vjp_args *a) {
 static gx_status log_softmax_vjp(gx_builder *b, const gx_vjp_args *a) {
     gx_val dy = a->d_outputs[0], s, e, t;
     if (dy == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(sum_over_axis(b, a, dy, &s));
-    CORE_TRY(gx_emit1(a->api, b, "exp", a->outputs[0], &e));
-    CORE_TRY(gx_emit2(a->api, b, "mul", e, s, &t));
+    GX_TRY(sum_over_axis(b, a, dy, &s));
+    GX_TRY(gx_emit1(a->api, b, "exp", a->outputs[0], &e));
+    GX_TRY(gx_emit2(a->api, b, "mul", e, s, &t));
     return gx_emit2(a->api, b, "sub", dy, t, &a->d_inputs[0]);
 }
 
@@ -237,5 +237,5 @@ static const gx_op_desc reduce_ops[] = {
 };
 
 gx_status gx_core_register_reduce(const gx_host_api *api, gx_host *host) {
-    return core_register_table(api, host, reduce_ops, CORE_COUNT(reduce_ops));
+    return gx_register_ops(api, host, reduce_ops, GX_COUNT(reduce_ops));
 }

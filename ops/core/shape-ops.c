@@ -22,41 +22,41 @@ enum { RESHAPE_SHAPE };
 
 static gx_status reshape_infer(gx_infer_ctx *c) {
     const char *op = "reshape";
-    CORE_TRY(core_check_inputs(c, op, 1, 1));
-    CORE_TRY(core_check_attr(c, op, RESHAPE_SHAPE, "shape", GX_ATTR_INTS));
+    GX_TRY(core_check_inputs(c, op, 1, 1));
+    GX_TRY(core_check_attr(c, op, RESHAPE_SHAPE, "shape", GX_ATTR_INTS));
     const gx_shape *s = &c->inputs[0].shape;
     gx_shape want = ints_as_shape(&c->attrs[RESHAPE_SHAPE]);
     int64_t numel, known = 1;
     int32_t wild = -1;
     if (!core_numel(s, &numel))
-        return core_fail(c, GX_ERR_SHAPE, op, "input %s has too many elements", CORE_SHAPE(s));
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "input %s has too many elements", GX_SHAPE(s));
     for (int32_t i = 0; i < want.ndim; i++) {
         int64_t d = want.dims[i];
         if (d == -1) {
             if (wild >= 0)
-                return core_fail(c, GX_ERR_SHAPE, op, "shape %s has more than one -1",
-                                 CORE_SHAPE(&want));
+                return gx_infer_fail(c, GX_ERR_SHAPE, op, "shape %s has more than one -1",
+                                 GX_SHAPE(&want));
             wild = i;
         } else if (d < 0) {
-            return core_fail(c, GX_ERR_SHAPE, op, "shape %s has a negative dim other than -1",
-                             CORE_SHAPE(&want));
+            return gx_infer_fail(c, GX_ERR_SHAPE, op, "shape %s has a negative dim other than -1",
+                             GX_SHAPE(&want));
         } else {
             if (d != 0 && known > INT64_MAX / d)
-                return core_fail(c, GX_ERR_SHAPE, op, "shape %s has too many elements",
-                                 CORE_SHAPE(&want));
+                return gx_infer_fail(c, GX_ERR_SHAPE, op, "shape %s has too many elements",
+                                 GX_SHAPE(&want));
             known *= d;
         }
     }
     if (wild >= 0) {
         /* With a 0 among the other dims, any size fits the -1: refuse rather than guess. */
         if (known == 0 || numel % known != 0)
-            return core_fail(c, GX_ERR_SHAPE, op, "cannot reshape %s (%lld elements) into %s",
-                             CORE_SHAPE(s), (long long)numel, CORE_SHAPE(&want));
+            return gx_infer_fail(c, GX_ERR_SHAPE, op, "cannot reshape %s (%lld elements) into %s",
+                             GX_SHAPE(s), (long long)numel, GX_SHAPE(&want));
         want.dims[wild] = numel / known;
     } else if (known != numel) {
-        return core_fail(c, GX_ERR_SHAPE, op,
+        return gx_infer_fail(c, GX_ERR_SHAPE, op,
                          "cannot reshape %s (%lld elements) into %s (%lld elements)",
-                         CORE_SHAPE(s), (long long)numel, CORE_SHAPE(&want), (long long)known);
+                         GX_SHAPE(s), (long long)numel, GX_SHAPE(&want), (long long)known);
     }
     c->outputs[0].dtype = c->inputs[0].dtype;
     c->outputs[0].shape = want;
@@ -66,7 +66,7 @@ static gx_status reshape_infer(gx_infer_ctx *c) {
 static gx_status reshape_vjp(gx_builder *b, const gx_vjp_args *a) {
     gx_tensor_info x;
     if (a->d_outputs[0] == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(core_info(b, a, a->inputs[0], &x));
+    GX_TRY(core_info(b, a, a->inputs[0], &x));
     gx_attr_kv kv = core_kv_shape("shape", &x.shape);
     return core_emit1a(b, a, "reshape", a->d_outputs[0], &kv, 1, &a->d_inputs[0]);
 }
@@ -77,22 +77,22 @@ enum { BROADCAST_SHAPE };
 
 static gx_status broadcast_to_infer(gx_infer_ctx *c) {
     const char *op = "broadcast_to";
-    CORE_TRY(core_check_inputs(c, op, 1, 1));
-    CORE_TRY(core_check_attr(c, op, BROADCAST_SHAPE, "shape", GX_ATTR_INTS));
+    GX_TRY(core_check_inputs(c, op, 1, 1));
+    GX_TRY(core_check_attr(c, op, BROADCAST_SHAPE, "shape", GX_ATTR_INTS));
     const gx_shape *s = &c->inputs[0].shape;
     gx_shape want = ints_as_shape(&c->attrs[BROADCAST_SHAPE]), got;
     int64_t numel;
     for (int32_t i = 0; i < want.ndim; i++)
         if (want.dims[i] < 0)
-            return core_fail(c, GX_ERR_SHAPE, op, "shape %s has a negative dim",
-                             CORE_SHAPE(&want));
+            return gx_infer_fail(c, GX_ERR_SHAPE, op, "shape %s has a negative dim",
+                             GX_SHAPE(&want));
     if (!core_numel(&want, &numel))
-        return core_fail(c, GX_ERR_SHAPE, op, "shape %s has too many elements",
-                         CORE_SHAPE(&want));
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "shape %s has too many elements",
+                         GX_SHAPE(&want));
     /* x broadcasts to `want` when broadcasting the two gives `want` back unchanged. */
     if (!core_broadcast2(s, &want, &got) || !core_shape_equal(&got, &want))
-        return core_fail(c, GX_ERR_SHAPE, op, "input %s does not broadcast to %s", CORE_SHAPE(s),
-                         CORE_SHAPE(&want));
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "input %s does not broadcast to %s", GX_SHAPE(s),
+                         GX_SHAPE(&want));
     c->outputs[0].dtype = c->inputs[0].dtype;
     c->outputs[0].shape = want;
     return GX_OK;
@@ -101,7 +101,7 @@ static gx_status broadcast_to_infer(gx_infer_ctx *c) {
 static gx_status broadcast_to_vjp(gx_builder *b, const gx_vjp_args *a) {
     gx_tensor_info x;
     if (a->d_outputs[0] == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(core_info(b, a, a->inputs[0], &x));
+    GX_TRY(core_info(b, a, a->inputs[0], &x));
     return a->api->emit_sum_to(b, a->d_outputs[0], &x.shape, &a->d_inputs[0]);
 }
 
@@ -111,27 +111,27 @@ enum { CONCAT_AXIS };
 
 static gx_status concat_infer(gx_infer_ctx *c) {
     const char *op = "concat";
-    CORE_TRY(core_check_inputs(c, op, 1, -1));
-    CORE_TRY(core_check_attr(c, op, CONCAT_AXIS, "axis", GX_ATTR_INT));
+    GX_TRY(core_check_inputs(c, op, 1, -1));
+    GX_TRY(core_check_attr(c, op, CONCAT_AXIS, "axis", GX_ATTR_INT));
     const gx_shape *s0 = &c->inputs[0].shape;
     int32_t axis = 0;
-    CORE_TRY(core_infer_axis(c, op, "axis", c->attrs[CONCAT_AXIS].i, s0, &axis));
+    GX_TRY(core_infer_axis(c, op, "axis", c->attrs[CONCAT_AXIS].i, s0, &axis));
     gx_shape out = *s0;
     for (int32_t i = 1; i < c->n_inputs; i++) {
         const gx_shape *si = &c->inputs[i].shape;
         if (c->inputs[i].dtype != c->inputs[0].dtype)
-            return core_fail(c, GX_ERR_DTYPE, op, "input %d is %s but input 0 is %s", (int)i,
-                             core_dtype_name(c->inputs[i].dtype),
-                             core_dtype_name(c->inputs[0].dtype));
+            return gx_infer_fail(c, GX_ERR_DTYPE, op, "input %d is %s but input 0 is %s", (int)i,
+                             gx_dtype_name(c->inputs[i].dtype),
+                             gx_dtype_name(c->inputs[0].dtype));
         int ok = si->ndim == s0->ndim;
         for (int32_t d = 0; ok && d < s0->ndim; d++)
             if (d != axis && si->dims[d] != s0->dims[d]) ok = 0;
         if (!ok)
-            return core_fail(c, GX_ERR_SHAPE, op,
+            return gx_infer_fail(c, GX_ERR_SHAPE, op,
                              "input %d has shape %s, input 0 has %s: they must be equal except "
-                             "on axis %d", (int)i, CORE_SHAPE(si), CORE_SHAPE(s0), (int)axis);
+                             "on axis %d", (int)i, GX_SHAPE(si), GX_SHAPE(s0), (int)axis);
         if (out.dims[axis] > INT64_MAX - si->dims[axis])
-            return core_fail(c, GX_ERR_SHAPE, op, "the concatenated axis is too long");
+            return gx_infer_fail(c, GX_ERR_SHAPE, op, "the concatenated axis is too long");
         out.dims[axis] += si->dims[axis];
     }
     c->outputs[0].dtype = c->inputs[0].dtype;
@@ -144,18 +144,18 @@ static gx_status concat_vjp(gx_builder *b, const gx_vjp_args *a) {
     gx_val dy = a->d_outputs[0];
     gx_tensor_info x;
     if (dy == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(core_info(b, a, a->inputs[0], &x));
+    GX_TRY(core_info(b, a, a->inputs[0], &x));
     int32_t axis = 0;
     if (!core_axis(a->attrs[CONCAT_AXIS].i, x.shape.ndim, &axis))
         return core_vjp_fail(a, "concat", "axis out of range");
     int64_t start = 0;
     for (int32_t i = 0; i < a->n_inputs; i++) {
-        CORE_TRY(core_info(b, a, a->inputs[i], &x));
+        GX_TRY(core_info(b, a, a->inputs[i], &x));
         if (x.shape.ndim <= axis) return core_vjp_fail(a, "concat", "input ranks differ");
         int64_t end = start + x.shape.dims[axis];
         gx_attr_kv kv[3] = {core_kv_int("axis", axis), core_kv_int("start", start),
                             core_kv_int("end", end)};
-        CORE_TRY(core_emit1a(b, a, "slice", dy, kv, 3, &a->d_inputs[i]));
+        GX_TRY(core_emit1a(b, a, "slice", dy, kv, 3, &a->d_inputs[i]));
         start = end;
     }
     return GX_OK;
@@ -167,22 +167,22 @@ enum { SPLIT_PARTS, SPLIT_AXIS };
 
 static gx_status split_infer(gx_infer_ctx *c) {
     const char *op = "split";
-    CORE_TRY(core_check_inputs(c, op, 1, 1));
-    CORE_TRY(core_check_attr(c, op, SPLIT_PARTS, "parts", GX_ATTR_INT));
-    CORE_TRY(core_check_attr(c, op, SPLIT_AXIS, "axis", GX_ATTR_INT));
+    GX_TRY(core_check_inputs(c, op, 1, 1));
+    GX_TRY(core_check_attr(c, op, SPLIT_PARTS, "parts", GX_ATTR_INT));
+    GX_TRY(core_check_attr(c, op, SPLIT_AXIS, "axis", GX_ATTR_INT));
     const gx_shape *s = &c->inputs[0].shape;
     int64_t parts = c->attrs[SPLIT_PARTS].i;
     int32_t axis = 0;
     if (parts <= 0)
-        return core_fail(c, GX_ERR_INVALID, op, "parts must be > 0, got %lld", (long long)parts);
+        return gx_infer_fail(c, GX_ERR_INVALID, op, "parts must be > 0, got %lld", (long long)parts);
     if (parts > c->max_outputs)
-        return core_fail(c, GX_ERR_INVALID, op, "parts = %lld is more than the %d outputs allowed",
+        return gx_infer_fail(c, GX_ERR_INVALID, op, "parts = %lld is more than the %d outputs allowed",
                          (long long)parts, (int)c->max_outputs);
-    CORE_TRY(core_infer_axis(c, op, "axis", c->attrs[SPLIT_AXIS].i, s, &axis));
+    GX_TRY(core_infer_axis(c, op, "axis", c->attrs[SPLIT_AXIS].i, s, &axis));
     if (s->dims[axis] % parts != 0)
-        return core_fail(c, GX_ERR_SHAPE, op,
+        return gx_infer_fail(c, GX_ERR_SHAPE, op,
                          "axis %d of input %s has size %lld, not divisible by parts = %lld",
-                         (int)axis, CORE_SHAPE(s), (long long)s->dims[axis], (long long)parts);
+                         (int)axis, GX_SHAPE(s), (long long)s->dims[axis], (long long)parts);
     gx_tensor_info part = c->inputs[0];
     part.shape.dims[axis] = s->dims[axis] / parts;
     c->n_outputs = (int32_t)parts;
@@ -197,11 +197,11 @@ static gx_status split_vjp(gx_builder *b, const gx_vjp_args *a) {
     gx_tensor_info x;
     gx_status st = GX_OK;
     int32_t n = a->n_outputs, axis = 0;
-    CORE_TRY(core_info(b, a, a->inputs[0], &x));
+    GX_TRY(core_info(b, a, a->inputs[0], &x));
     if (n <= 0) return core_vjp_fail(a, "split", "no outputs");
     if (!core_axis(a->attrs[SPLIT_AXIS].i, x.shape.ndim, &axis))
         return core_vjp_fail(a, "split", "axis out of range");
-    if ((size_t)n > CORE_COUNT(local)) {
+    if ((size_t)n > GX_COUNT(local)) {
         parts = a->api->alloc(a->host, (size_t)n * sizeof *parts);
         if (parts == NULL)
             return a->api->set_error(a->host, GX_ERR_NOMEM, "split: gradient: out of memory");
@@ -237,20 +237,20 @@ static int slice_bounds(int64_t start, int64_t end, int64_t dim, int64_t *s, int
 
 static gx_status slice_infer(gx_infer_ctx *c) {
     const char *op = "slice";
-    CORE_TRY(core_check_inputs(c, op, 1, 1));
-    CORE_TRY(core_check_attr(c, op, SLICE_AXIS, "axis", GX_ATTR_INT));
-    CORE_TRY(core_check_attr(c, op, SLICE_START, "start", GX_ATTR_INT));
-    CORE_TRY(core_check_attr(c, op, SLICE_END, "end", GX_ATTR_INT));
+    GX_TRY(core_check_inputs(c, op, 1, 1));
+    GX_TRY(core_check_attr(c, op, SLICE_AXIS, "axis", GX_ATTR_INT));
+    GX_TRY(core_check_attr(c, op, SLICE_START, "start", GX_ATTR_INT));
+    GX_TRY(core_check_attr(c, op, SLICE_END, "end", GX_ATTR_INT));
     const gx_shape *s = &c->inputs[0].shape;
     int32_t axis = 0;
     int64_t start = 0, end = 0;
-    CORE_TRY(core_infer_axis(c, op, "axis", c->attrs[SLICE_AXIS].i, s, &axis));
+    GX_TRY(core_infer_axis(c, op, "axis", c->attrs[SLICE_AXIS].i, s, &axis));
     if (!slice_bounds(c->attrs[SLICE_START].i, c->attrs[SLICE_END].i, s->dims[axis], &start, &end))
-        return core_fail(c, GX_ERR_SHAPE, op,
+        return gx_infer_fail(c, GX_ERR_SHAPE, op,
                          "[start, end) = [%lld, %lld) is not inside axis %d of input %s (size "
                          "%lld); need 0 <= start <= end <= size after negative values count from "
                          "the end", (long long)c->attrs[SLICE_START].i,
-                         (long long)c->attrs[SLICE_END].i, (int)axis, CORE_SHAPE(s),
+                         (long long)c->attrs[SLICE_END].i, (int)axis, GX_SHAPE(s),
                          (long long)s->dims[axis]);
     c->outputs[0] = c->inputs[0];
     c->outputs[0].shape.dims[axis] = end - start;
@@ -263,7 +263,7 @@ static gx_status slice_vjp(gx_builder *b, const gx_vjp_args *a) {
     int32_t axis = 0;
     int64_t start = 0, end = 0;
     if (a->d_outputs[0] == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(core_info(b, a, a->inputs[0], &x));
+    GX_TRY(core_info(b, a, a->inputs[0], &x));
     if (!core_axis(a->attrs[SLICE_AXIS].i, x.shape.ndim, &axis) ||
         !slice_bounds(a->attrs[SLICE_START].i, a->attrs[SLICE_END].i, x.shape.dims[axis], &start,
                       &end))
@@ -279,20 +279,20 @@ enum { PAD_AXIS, PAD_BEFORE, PAD_AFTER };
 
 static gx_status pad_infer(gx_infer_ctx *c) {
     const char *op = "pad";
-    CORE_TRY(core_check_inputs(c, op, 1, 1));
-    CORE_TRY(core_check_attr(c, op, PAD_AXIS, "axis", GX_ATTR_INT));
-    CORE_TRY(core_check_attr(c, op, PAD_BEFORE, "before", GX_ATTR_INT));
-    CORE_TRY(core_check_attr(c, op, PAD_AFTER, "after", GX_ATTR_INT));
+    GX_TRY(core_check_inputs(c, op, 1, 1));
+    GX_TRY(core_check_attr(c, op, PAD_AXIS, "axis", GX_ATTR_INT));
+    GX_TRY(core_check_attr(c, op, PAD_BEFORE, "before", GX_ATTR_INT));
+    GX_TRY(core_check_attr(c, op, PAD_AFTER, "after", GX_ATTR_INT));
     const gx_shape *s = &c->inputs[0].shape;
     int64_t before = c->attrs[PAD_BEFORE].i, after = c->attrs[PAD_AFTER].i;
     int32_t axis = 0;
-    CORE_TRY(core_infer_axis(c, op, "axis", c->attrs[PAD_AXIS].i, s, &axis));
+    GX_TRY(core_infer_axis(c, op, "axis", c->attrs[PAD_AXIS].i, s, &axis));
     if (before < 0 || after < 0)
-        return core_fail(c, GX_ERR_INVALID, op, "before and after must be >= 0, got %lld and %lld",
+        return gx_infer_fail(c, GX_ERR_INVALID, op, "before and after must be >= 0, got %lld and %lld",
                          (long long)before, (long long)after);
     int64_t dim = s->dims[axis];
     if (before > INT64_MAX - dim || after > INT64_MAX - dim - before)
-        return core_fail(c, GX_ERR_SHAPE, op, "the padded axis is too long");
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "the padded axis is too long");
     c->outputs[0] = c->inputs[0];
     c->outputs[0].shape.dims[axis] = before + dim + after;
     return GX_OK;
@@ -302,7 +302,7 @@ static gx_status pad_vjp(gx_builder *b, const gx_vjp_args *a) {
     gx_tensor_info x;
     int32_t axis = 0;
     if (a->d_outputs[0] == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(core_info(b, a, a->inputs[0], &x));
+    GX_TRY(core_info(b, a, a->inputs[0], &x));
     if (!core_axis(a->attrs[PAD_AXIS].i, x.shape.ndim, &axis))
         return core_vjp_fail(a, "pad", "axis out of range");
     int64_t before = a->attrs[PAD_BEFORE].i;
@@ -324,16 +324,16 @@ static int index_position(int64_t i, int64_t dim, int64_t *out) {
 
 static gx_status index_infer(gx_infer_ctx *c) {
     const char *op = "index";
-    CORE_TRY(core_check_inputs(c, op, 1, 1));
-    CORE_TRY(core_check_attr(c, op, INDEX_AXIS, "axis", GX_ATTR_INT));
-    CORE_TRY(core_check_attr(c, op, INDEX_I, "i", GX_ATTR_INT));
+    GX_TRY(core_check_inputs(c, op, 1, 1));
+    GX_TRY(core_check_attr(c, op, INDEX_AXIS, "axis", GX_ATTR_INT));
+    GX_TRY(core_check_attr(c, op, INDEX_I, "i", GX_ATTR_INT));
     const gx_shape *s = &c->inputs[0].shape;
     int32_t axis = 0;
     int64_t i = 0;
-    CORE_TRY(core_infer_axis(c, op, "axis", c->attrs[INDEX_AXIS].i, s, &axis));
+    GX_TRY(core_infer_axis(c, op, "axis", c->attrs[INDEX_AXIS].i, s, &axis));
     if (!index_position(c->attrs[INDEX_I].i, s->dims[axis], &i))
-        return core_fail(c, GX_ERR_SHAPE, op, "i = %lld is out of range for axis %d of input %s",
-                         (long long)c->attrs[INDEX_I].i, (int)axis, CORE_SHAPE(s));
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "i = %lld is out of range for axis %d of input %s",
+                         (long long)c->attrs[INDEX_I].i, (int)axis, GX_SHAPE(s));
     gx_shape out = {0};
     for (int32_t d = 0; d < s->ndim; d++)
         if (d != axis) out.dims[out.ndim++] = s->dims[d];
@@ -349,13 +349,13 @@ static gx_status index_vjp(gx_builder *b, const gx_vjp_args *a) {
     int64_t i = 0;
     gx_val g;
     if (a->d_outputs[0] == GX_VAL_NONE) return GX_OK;
-    CORE_TRY(core_info(b, a, a->inputs[0], &x));
+    GX_TRY(core_info(b, a, a->inputs[0], &x));
     if (!core_axis(a->attrs[INDEX_AXIS].i, x.shape.ndim, &axis) ||
         !index_position(a->attrs[INDEX_I].i, x.shape.dims[axis], &i))
         return core_vjp_fail(a, "index", "position out of range");
     gx_shape kept = x.shape;
     kept.dims[axis] = 1;
-    CORE_TRY(core_reshape_to(b, a, a->d_outputs[0], &kept, &g));
+    GX_TRY(core_reshape_to(b, a, a->d_outputs[0], &kept, &g));
     gx_attr_kv kv[3] = {core_kv_int("axis", axis), core_kv_int("before", i),
                         core_kv_int("after", x.shape.dims[axis] - 1 - i)};
     return core_emit1a(b, a, "pad", g, kv, 3, &a->d_inputs[0]);
@@ -490,5 +490,5 @@ static const gx_op_desc shape_ops[] = {
 };
 
 gx_status gx_core_register_shape(const gx_host_api *api, gx_host *host) {
-    return core_register_table(api, host, shape_ops, CORE_COUNT(shape_ops));
+    return gx_register_ops(api, host, shape_ops, GX_COUNT(shape_ops));
 }

@@ -16,7 +16,7 @@ static gx_status (*const rnn_families[])(const gx_host_api *api, gx_host *host) 
 };
 
 GX_PLUGIN_ENTRY(rnn_ops, "0.1.0") {
-    for (size_t i = 0; i < RNN_COUNT(rnn_families); i++) {
+    for (size_t i = 0; i < GX_COUNT(rnn_families); i++) {
         gx_status st = rnn_families[i](api, host);
         if (st != GX_OK) return st;
     }

@@ -16,14 +16,14 @@ static const char *const gru_grad_names[] = {"dh_next"};
 
 static gx_status gru_cell_infer(gx_infer_ctx *c) {
     rnn_dims d;
-    RNN_TRY(rnn_check_cell(c, "gru_cell", 0, NULL, 0, 3, &d));
+    GX_TRY(rnn_check_cell(c, "gru_cell", 0, NULL, 0, 3, &d));
     c->outputs[0] = rnn_info(d.dtype, 2, d.B, d.H);
     return GX_OK;
 }
 
 static gx_status gru_cell_backward_infer(gx_infer_ctx *c) {
     rnn_dims d;
-    RNN_TRY(rnn_check_cell(c, "gru_cell_backward", 1, gru_grad_names, 0, 3, &d));
+    GX_TRY(rnn_check_cell(c, "gru_cell_backward", 1, gru_grad_names, 0, 3, &d));
     rnn_backward_outputs(c, &d, 0, 3);
     return GX_OK;
 }
@@ -65,5 +65,5 @@ static const gx_op_desc gru_cell_ops[] = {
 };
 
 gx_status gx_rnn_register_gru_cell(const gx_host_api *api, gx_host *host) {
-    return rnn_register_table(api, host, gru_cell_ops, RNN_COUNT(gru_cell_ops));
+    return gx_register_ops(api, host, gru_cell_ops, GX_COUNT(gru_cell_ops));
 }

@@ -15,7 +15,7 @@ static const char *const lstm_grad_names[] = {"dh_next", "dc_next"};
 
 static gx_status lstm_cell_infer(gx_infer_ctx *c) {
     rnn_dims d;
-    RNN_TRY(rnn_check_cell(c, "lstm_cell", 0, NULL, 1, 4, &d));
+    GX_TRY(rnn_check_cell(c, "lstm_cell", 0, NULL, 1, 4, &d));
     c->outputs[0] = rnn_info(d.dtype, 2, d.B, d.H);   /* h' */
     c->outputs[1] = rnn_info(d.dtype, 2, d.B, d.H);   /* c' */
     c->n_outputs = 2;
@@ -24,7 +24,7 @@ static gx_status lstm_cell_infer(gx_infer_ctx *c) {
 
 static gx_status lstm_cell_backward_infer(gx_infer_ctx *c) {
     rnn_dims d;
-    RNN_TRY(rnn_check_cell(c, "lstm_cell_backward", 2, lstm_grad_names, 1, 4, &d));
+    GX_TRY(rnn_check_cell(c, "lstm_cell_backward", 2, lstm_grad_names, 1, 4, &d));
     rnn_backward_outputs(c, &d, 1, 4);
     return GX_OK;
 }
@@ -80,5 +80,5 @@ static const gx_op_desc lstm_cell_ops[] = {
 };
 
 gx_status gx_rnn_register_lstm_cell(const gx_host_api *api, gx_host *host) {
-    return rnn_register_table(api, host, lstm_cell_ops, RNN_COUNT(lstm_cell_ops));
+    return gx_register_ops(api, host, lstm_cell_ops, GX_COUNT(lstm_cell_ops));
 }

@@ -19,9 +19,9 @@ static const char *const rnn_grad_names[] = {"dh_next"};
 static gx_status rnn_check_nonlinearity(gx_infer_ctx *c, const char *op) {
     const gx_attr_value *v = c->attrs ? &c->attrs[RNN_NONLINEARITY] : NULL;
     if (v == NULL || v->type != GX_ATTR_STRING || v->s == NULL)
-        return rnn_fail(c, GX_ERR_INVALID, op, "attribute nonlinearity is missing or not a string");
+        return gx_infer_fail(c, GX_ERR_INVALID, op, "attribute nonlinearity is missing or not a string");
     if (strcmp(v->s, "tanh") != 0 && strcmp(v->s, "relu") != 0)
-        return rnn_fail(c, GX_ERR_INVALID, op,
+        return gx_infer_fail(c, GX_ERR_INVALID, op,
                         "nonlinearity must be \"tanh\" or \"relu\", got \"%s\"", v->s);
     return GX_OK;
 }
@@ -29,8 +29,8 @@ static gx_status rnn_check_nonlinearity(gx_infer_ctx *c, const char *op) {
 static gx_status rnn_cell_infer(gx_infer_ctx *c) {
     const char *op = "rnn_cell";
     rnn_dims d;
-    RNN_TRY(rnn_check_cell(c, op, 0, NULL, 0, 1, &d));
-    RNN_TRY(rnn_check_nonlinearity(c, op));
+    GX_TRY(rnn_check_cell(c, op, 0, NULL, 0, 1, &d));
+    GX_TRY(rnn_check_nonlinearity(c, op));
     c->outputs[0] = rnn_info(d.dtype, 2, d.B, d.H);
     return GX_OK;
 }
@@ -38,8 +38,8 @@ static gx_status rnn_cell_infer(gx_infer_ctx *c) {
 static gx_status rnn_cell_backward_infer(gx_infer_ctx *c) {
     const char *op = "rnn_cell_backward";
     rnn_dims d;
-    RNN_TRY(rnn_check_cell(c, op, 1, rnn_grad_names, 0, 1, &d));
-    RNN_TRY(rnn_check_nonlinearity(c, op));
+    GX_TRY(rnn_check_cell(c, op, 1, rnn_grad_names, 0, 1, &d));
+    GX_TRY(rnn_check_nonlinearity(c, op));
     rnn_backward_outputs(c, &d, 0, 1);
     return GX_OK;
 }
@@ -94,5 +94,5 @@ static const gx_op_desc rnn_cell_ops[] = {
 };
 
 gx_status gx_rnn_register_rnn_cell(const gx_host_api *api, gx_host *host) {
-    return rnn_register_table(api, host, rnn_cell_ops, RNN_COUNT(rnn_cell_ops));
+    return gx_register_ops(api, host, rnn_cell_ops, GX_COUNT(rnn_cell_ops));
 }

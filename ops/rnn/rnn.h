@@ -18,7 +18,7 @@
 #ifndef GX_OPS_RNN_H
 #define GX_OPS_RNN_H
 
-#include <gexec/plugin.h>
+#include <gexec/plugin-helpers.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,23 +30,6 @@ gx_status gx_rnn_register_rnn_cell(const gx_host_api *api, gx_host *host);
 gx_status gx_rnn_register_lstm_cell(const gx_host_api *api, gx_host *host);
 gx_status gx_rnn_register_gru_cell(const gx_host_api *api, gx_host *host);
 
-static inline gx_status rnn_register_table(const gx_host_api *api, gx_host *host,
-                                           const gx_op_desc *ops, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        gx_status st = api->register_op(host, &ops[i]);
-        if (st != GX_OK) return st;
-    }
-    return GX_OK;
-}
-
-#define RNN_COUNT(arr) (sizeof(arr) / sizeof((arr)[0]))
-
-/* Propagate a non-OK status. */
-#define RNN_TRY(expr)                                 \
-    do {                                              \
-        gx_status rnn_try_st_ = (expr);               \
-        if (rnn_try_st_ != GX_OK) return rnn_try_st_; \
-    } while (0)
 
 // ---- table-building macros ----------------------------------------------------------------
 
@@ -61,56 +44,6 @@ static inline gx_status rnn_register_table(const gx_host_api *api, gx_host *host
     { .name = (name_), .value = { .type = GX_ATTR_STRING, .s = (v) } }
 
 // ---- formatting and errors ----------------------------------------------------------------
-
-/* A shape as text, "[2, 3]", returned by value so that it can sit in an argument list. */
-typedef struct rnn_text {
-    char s[200];
-} rnn_text;
-
-static inline rnn_text rnn_shape_text(const gx_shape *shape) {
-    rnn_text t;
-    size_t n = 0;
-    t.s[n++] = '[';
-    t.s[n] = '\0';
-    if (shape->ndim < 0 || shape->ndim > GX_MAX_DIMS) {
-        snprintf(t.s, sizeof t.s, "<rank %d>", (int)shape->ndim);
-        return t;
-    }
-    for (int32_t i = 0; i < shape->ndim; i++) {
-        int w = snprintf(t.s + n, sizeof t.s - n, i ? ", %lld" : "%lld", (long long)shape->dims[i]);
-        if (w < 0 || (size_t)w >= sizeof t.s - n) return t;
-        n += (size_t)w;
-    }
-    if (n + 1 < sizeof t.s) {
-        t.s[n++] = ']';
-        t.s[n] = '\0';
-    }
-    return t;
-}
-
-#define RNN_SHAPE(shape_ptr) (rnn_shape_text(shape_ptr).s)
-
-static inline const char *rnn_dtype_name(gx_dtype dt) {
-    switch (dt) {
-    case GX_DTYPE_F32: return "f32";
-    case GX_DTYPE_F64: return "f64";
-    case GX_DTYPE_I32: return "i32";
-    default: return "invalid";
-    }
-}
-
-/* "<op>: <message>" as an infer error. */
-static inline gx_status rnn_fail(const gx_infer_ctx *c, gx_status st, const char *op,
-                                 const char *fmt, ...) GX_PRINTF(4, 5);
-static inline gx_status rnn_fail(const gx_infer_ctx *c, gx_status st, const char *op,
-                                 const char *fmt, ...) {
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return c->api->set_error(c->host, st, "%s: %s", op, msg);
-}
 
 /* A VJP found the forward node inconsistent (it passed infer, so the graph changed). */
 static inline gx_status rnn_vjp_fail(const gx_vjp_args *a, const char *op, const char *what) {
@@ -133,8 +66,8 @@ static inline gx_status rnn_check_matrix(const gx_infer_ctx *c, const char *op, 
     int ok = s->ndim == want->ndim;
     for (int32_t d = 0; ok && d < s->ndim; d++) ok = s->dims[d] == want->dims[d];
     if (!ok)
-        return rnn_fail(c, GX_ERR_SHAPE, op, "%s must be %s = %s, got %s", what, want_text,
-                        RNN_SHAPE(want), RNN_SHAPE(s));
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "%s must be %s = %s, got %s", what, want_text,
+                        GX_SHAPE(want), GX_SHAPE(s));
     return GX_OK;
 }
 
@@ -152,14 +85,14 @@ static inline gx_status rnn_check_cell(gx_infer_ctx *c, const char *op, int32_t 
     const int32_t n_base = n_grads + 4 + has_c;     /* without biases */
     if (c->n_inputs != n_base && c->n_inputs != n_base + 2) {
         if (c->n_inputs == n_base + 1)
-            return rnn_fail(c, GX_ERR_INVALID, op,
+            return gx_infer_fail(c, GX_ERR_INVALID, op,
                             "takes both biases b_ih and b_hh or neither: got %d inputs, b_hh is "
                             "missing", (int)c->n_inputs);
-        return rnn_fail(c, GX_ERR_INVALID, op, "takes %d inputs (or %d with biases), got %d",
+        return gx_infer_fail(c, GX_ERR_INVALID, op, "takes %d inputs (or %d with biases), got %d",
                         (int)n_base, (int)n_base + 2, (int)c->n_inputs);
     }
     if (c->inputs == NULL || c->outputs == NULL)
-        return rnn_fail(c, GX_ERR_INVALID, op, "no input descriptions or no room for outputs");
+        return gx_infer_fail(c, GX_ERR_INVALID, op, "no input descriptions or no room for outputs");
     /* names of every input, in order, for the messages */
     const char *names[16];
     int32_t n = 0;
@@ -174,31 +107,31 @@ static inline gx_status rnn_check_cell(gx_infer_ctx *c, const char *op, int32_t 
     /* well-formed tensors, all float of x's dtype */
     gx_dtype dt = c->inputs[first].dtype;
     if (dt != GX_DTYPE_F32 && dt != GX_DTYPE_F64)
-        return rnn_fail(c, GX_ERR_DTYPE, op, "x must be f32 or f64, got %s", rnn_dtype_name(dt));
+        return gx_infer_fail(c, GX_ERR_DTYPE, op, "x must be f32 or f64, got %s", gx_dtype_name(dt));
     for (int32_t i = 0; i < c->n_inputs; i++) {
         const gx_tensor_info *t = &c->inputs[i];
         if (t->dtype != dt)
-            return rnn_fail(c, GX_ERR_DTYPE, op,
+            return gx_infer_fail(c, GX_ERR_DTYPE, op,
                             "all inputs must have one float dtype: x is %s, %s is %s",
-                            rnn_dtype_name(dt), names[i], rnn_dtype_name(t->dtype));
+                            gx_dtype_name(dt), names[i], gx_dtype_name(t->dtype));
         if (t->shape.ndim < 0 || t->shape.ndim > GX_MAX_DIMS)
-            return rnn_fail(c, GX_ERR_SHAPE, op, "%s has rank %d", names[i], (int)t->shape.ndim);
+            return gx_infer_fail(c, GX_ERR_SHAPE, op, "%s has rank %d", names[i], (int)t->shape.ndim);
         for (int32_t d = 0; d < t->shape.ndim; d++)
             if (t->shape.dims[d] < 0)
-                return rnn_fail(c, GX_ERR_SHAPE, op, "%s has a negative dim: %s", names[i],
-                                RNN_SHAPE(&t->shape));
+                return gx_infer_fail(c, GX_ERR_SHAPE, op, "%s has a negative dim: %s", names[i],
+                                GX_SHAPE(&t->shape));
     }
     const gx_shape *sx = &c->inputs[first].shape, *sh = &c->inputs[first + 1].shape;
     if (sx->ndim != 2)
-        return rnn_fail(c, GX_ERR_SHAPE, op, "x must be [B, I], got %s", RNN_SHAPE(sx));
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "x must be [B, I], got %s", GX_SHAPE(sx));
     if (sh->ndim != 2)
-        return rnn_fail(c, GX_ERR_SHAPE, op, "h must be [B, H], got %s", RNN_SHAPE(sh));
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "h must be [B, H], got %s", GX_SHAPE(sh));
     int64_t B = sx->dims[0], I = sx->dims[1], H = sh->dims[1];
     if (sh->dims[0] != B)
-        return rnn_fail(c, GX_ERR_SHAPE, op, "x and h must have the same batch size B: x is %s, "
-                        "h is %s", RNN_SHAPE(sx), RNN_SHAPE(sh));
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "x and h must have the same batch size B: x is %s, "
+                        "h is %s", GX_SHAPE(sx), GX_SHAPE(sh));
     if (H > INT64_MAX / 4)
-        return rnn_fail(c, GX_ERR_SHAPE, op, "h %s: hidden size too large", RNN_SHAPE(sh));
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "h %s: hidden size too large", GX_SHAPE(sh));
     gx_shape bh = {.ndim = 2, .dims = {B, H}};
     /* the leading gradients and c: [B, H] like h */
     for (int32_t i = 0; i < n_grads + has_c; i++) {
@@ -206,8 +139,8 @@ static inline gx_status rnn_check_cell(gx_infer_ctx *c, const char *op, int32_t 
         const gx_shape *s = &c->inputs[k].shape;
         int ok = s->ndim == 2 && s->dims[0] == B && s->dims[1] == H;
         if (!ok)
-            return rnn_fail(c, GX_ERR_SHAPE, op, "%s must be [B, H] = %s like h, got %s",
-                            names[k], RNN_SHAPE(&bh), RNN_SHAPE(s));
+            return gx_infer_fail(c, GX_ERR_SHAPE, op, "%s must be [B, H] = %s like h, got %s",
+                            names[k], GX_SHAPE(&bh), GX_SHAPE(s));
     }
     int32_t w = first + 2 + has_c;   /* index of W_ih */
     char gh[16];
@@ -216,16 +149,16 @@ static inline gx_status rnn_check_cell(gx_infer_ctx *c, const char *op, int32_t 
     char want_text[64];
     gx_shape want = {.ndim = 2, .dims = {G * H, I}};
     snprintf(want_text, sizeof want_text, "[%s, I]", gh);
-    RNN_TRY(rnn_check_matrix(c, op, w, "W_ih", &want, want_text));
+    GX_TRY(rnn_check_matrix(c, op, w, "W_ih", &want, want_text));
     want.dims[1] = H;
     snprintf(want_text, sizeof want_text, "[%s, H]", gh);
-    RNN_TRY(rnn_check_matrix(c, op, w + 1, "W_hh", &want, want_text));
+    GX_TRY(rnn_check_matrix(c, op, w + 1, "W_hh", &want, want_text));
     int32_t has_bias = c->n_inputs == n_base + 2;
     if (has_bias) {
         gx_shape wb = {.ndim = 1, .dims = {G * H}};
         snprintf(want_text, sizeof want_text, "[%s]", gh);
-        RNN_TRY(rnn_check_matrix(c, op, w + 2, "b_ih", &wb, want_text));
-        RNN_TRY(rnn_check_matrix(c, op, w + 3, "b_hh", &wb, want_text));
+        GX_TRY(rnn_check_matrix(c, op, w + 2, "b_ih", &wb, want_text));
+        GX_TRY(rnn_check_matrix(c, op, w + 3, "b_hh", &wb, want_text));
     }
     out->B = B;
     out->I = I;
@@ -283,8 +216,8 @@ static inline gx_status rnn_emit_backward(gx_builder *b, const gx_vjp_args *a, c
         gx_val g = a->d_outputs[j];
         if (g == GX_VAL_NONE) {
             gx_tensor_info info;
-            RNN_TRY(a->api->value_info(b, a->outputs[j], &info));
-            RNN_TRY(a->api->emit_constant(b, 0.0, info.dtype, &info.shape, &g));
+            GX_TRY(a->api->value_info(b, a->outputs[j], &info));
+            GX_TRY(a->api->emit_constant(b, 0.0, info.dtype, &info.shape, &g));
         } else {
             any = 1;
         }
@@ -294,7 +227,7 @@ static inline gx_status rnn_emit_backward(gx_builder *b, const gx_vjp_args *a, c
     for (int32_t i = 0; i < a->n_inputs; i++) in[n++] = a->inputs[i];
     /* outputs: one gradient per forward input, plus the two bias gradients always */
     int32_t n_out = n_base + 2;
-    RNN_TRY(a->api->emit(b, backward_op, in, n, kv, n_kv, out, n_out));
+    GX_TRY(a->api->emit(b, backward_op, in, n, kv, n_kv, out, n_out));
     for (int32_t i = 0; i < a->n_inputs; i++) a->d_inputs[i] = out[i];
     return GX_OK;
 }

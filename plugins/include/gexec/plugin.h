@@ -373,6 +373,11 @@ static inline size_t gx_dtype_size(gx_dtype dt) {
     return dt == GX_DTYPE_F64 ? 8u : (dt == GX_DTYPE_F32 || dt == GX_DTYPE_I32) ? 4u : 0u;
 }
 
+static inline const char *gx_dtype_name(gx_dtype dt) {
+    return dt == GX_DTYPE_F32 ? "f32" : dt == GX_DTYPE_F64 ? "f64" : dt == GX_DTYPE_I32 ? "i32"
+                                                                                       : "invalid";
+}
+
 /* ---- the entry point ----------------------------------------------------------------------- */
 
 typedef struct gx_plugin_info {
