@@ -115,6 +115,26 @@ static void cs_rnn_backward_dims(int32_t n_outputs, const gx_tensor_info *output
     *H = outputs[1].shape.dims[1];
 }
 
+// ---- inputs ------------------------------------------------------------------------------------
+
+/* A cell kernel's inputs: n_grads output gradients (backward ops), then x, h, [c,] W_ih, W_hh
+ * and, when given, b_ih, b_hh. The one place that knows this layout. */
+typedef struct cs_cell_in {
+    const gx_tensor *x, *h, *c, *w_ih, *w_hh, *b_ih, *b_hh;
+} cs_cell_in;
+
+static cs_cell_in cs_cell_unpack(const gx_kernel_args *a, int32_t n_grads, int has_c) {
+    const gx_tensor *in = a->inputs + n_grads;
+    int32_t k = has_c ? 3 : 2; /* index of W_ih */
+    cs_cell_in r = {.x = &in[0], .h = &in[1], .c = has_c ? &in[2] : NULL,
+                    .w_ih = &in[k], .w_hh = &in[k + 1]};
+    if (a->n_inputs - n_grads > k + 2) {
+        r.b_ih = &in[k + 2];
+        r.b_hh = &in[k + 3];
+    }
+    return r;
+}
+
 // ---- rnn_cell -----------------------------------------------------------------------------------
 
 static int cs_rnn_is_relu(const gx_kernel_args *a) {
@@ -125,10 +145,9 @@ static int cs_rnn_is_relu(const gx_kernel_args *a) {
 // y is [B, H]: act(x W_ih^T + b_ih + h W_hh^T + b_hh). attrs: nonlinearity ("tanh" or "relu")
 static gx_status rnn_cell_run(const gx_kernel_args *a) {
     if (a->ith != 0) return GX_OK;
-    const gx_tensor *x = &a->inputs[0], *h = &a->inputs[1];
-    const gx_tensor *w_ih = &a->inputs[2], *w_hh = &a->inputs[3];
-    const gx_tensor *b_ih = a->n_inputs > 5 ? &a->inputs[4] : NULL;
-    const gx_tensor *b_hh = a->n_inputs > 5 ? &a->inputs[5] : NULL;
+    const cs_cell_in in = cs_cell_unpack(a, 0, 0);
+    const gx_tensor *x = in.x, *h = in.h, *w_ih = in.w_ih, *w_hh = in.w_hh;
+    const gx_tensor *b_ih = in.b_ih, *b_hh = in.b_hh;
     const gx_tensor *y = &a->outputs[0];
     int64_t B = x->shape.dims[0], I = x->shape.dims[1], H = h->shape.dims[1];
     int relu = cs_rnn_is_relu(a);
@@ -153,10 +172,10 @@ static uint64_t rnn_cell_backward_ws(int32_t n_inputs, const gx_tensor_info *inp
 // workspace: dpre, B*H doubles. attrs: nonlinearity
 static gx_status rnn_cell_backward_run(const gx_kernel_args *a) {
     if (a->ith != 0) return GX_OK;
-    const gx_tensor *dy = &a->inputs[0], *x = &a->inputs[1], *h = &a->inputs[2];
-    const gx_tensor *w_ih = &a->inputs[3], *w_hh = &a->inputs[4];
-    const gx_tensor *b_ih = a->n_inputs > 6 ? &a->inputs[5] : NULL;
-    const gx_tensor *b_hh = a->n_inputs > 6 ? &a->inputs[6] : NULL;
+    const gx_tensor *dy = &a->inputs[0];
+    const cs_cell_in in = cs_cell_unpack(a, 1, 0);
+    const gx_tensor *x = in.x, *h = in.h, *w_ih = in.w_ih, *w_hh = in.w_hh;
+    const gx_tensor *b_ih = in.b_ih, *b_hh = in.b_hh;
     const gx_tensor *o = a->outputs;
     int64_t B = x->shape.dims[0], I = x->shape.dims[1], H = h->shape.dims[1];
     int relu = cs_rnn_is_relu(a);
@@ -192,10 +211,9 @@ static void cs_lstm_gates(const gx_tensor *x, const gx_tensor *h, const gx_tenso
 // (optional); h' and c' are [B, H]: c' = f c + i g, h' = o tanh(c')
 static gx_status lstm_cell_run(const gx_kernel_args *a) {
     if (a->ith != 0) return GX_OK;
-    const gx_tensor *x = &a->inputs[0], *h = &a->inputs[1], *c = &a->inputs[2];
-    const gx_tensor *w_ih = &a->inputs[3], *w_hh = &a->inputs[4];
-    const gx_tensor *b_ih = a->n_inputs > 6 ? &a->inputs[5] : NULL;
-    const gx_tensor *b_hh = a->n_inputs > 6 ? &a->inputs[6] : NULL;
+    const cs_cell_in in = cs_cell_unpack(a, 0, 1);
+    const gx_tensor *x = in.x, *h = in.h, *c = in.c, *w_ih = in.w_ih, *w_hh = in.w_hh;
+    const gx_tensor *b_ih = in.b_ih, *b_hh = in.b_hh;
     const gx_tensor *h_out = &a->outputs[0], *c_out = &a->outputs[1];
     int64_t B = x->shape.dims[0], I = x->shape.dims[1], H = h->shape.dims[1];
     for (int64_t b = 0; b < B; b++)
@@ -226,10 +244,9 @@ static uint64_t lstm_cell_backward_ws(int32_t n_inputs, const gx_tensor_info *in
 static gx_status lstm_cell_backward_run(const gx_kernel_args *a) {
     if (a->ith != 0) return GX_OK;
     const gx_tensor *dhn = &a->inputs[0], *dcn = &a->inputs[1];
-    const gx_tensor *x = &a->inputs[2], *h = &a->inputs[3], *c = &a->inputs[4];
-    const gx_tensor *w_ih = &a->inputs[5], *w_hh = &a->inputs[6];
-    const gx_tensor *b_ih = a->n_inputs > 8 ? &a->inputs[7] : NULL;
-    const gx_tensor *b_hh = a->n_inputs > 8 ? &a->inputs[8] : NULL;
+    const cs_cell_in in = cs_cell_unpack(a, 2, 1);
+    const gx_tensor *x = in.x, *h = in.h, *c = in.c, *w_ih = in.w_ih, *w_hh = in.w_hh;
+    const gx_tensor *b_ih = in.b_ih, *b_hh = in.b_hh;
     const gx_tensor *o = a->outputs;   // dx dh dc dW_ih dW_hh db_ih db_hh
     int64_t B = x->shape.dims[0], I = x->shape.dims[1], H = h->shape.dims[1], R = 4 * H;
     double *dg;
@@ -272,10 +289,9 @@ static void cs_gru_gates(const gx_tensor *x, const gx_tensor *h, const gx_tensor
 // (optional), y is [B, H]: (1 - z) n + z h
 static gx_status gru_cell_run(const gx_kernel_args *a) {
     if (a->ith != 0) return GX_OK;
-    const gx_tensor *x = &a->inputs[0], *h = &a->inputs[1];
-    const gx_tensor *w_ih = &a->inputs[2], *w_hh = &a->inputs[3];
-    const gx_tensor *b_ih = a->n_inputs > 5 ? &a->inputs[4] : NULL;
-    const gx_tensor *b_hh = a->n_inputs > 5 ? &a->inputs[5] : NULL;
+    const cs_cell_in in = cs_cell_unpack(a, 0, 0);
+    const gx_tensor *x = in.x, *h = in.h, *w_ih = in.w_ih, *w_hh = in.w_hh;
+    const gx_tensor *b_ih = in.b_ih, *b_hh = in.b_hh;
     const gx_tensor *y = &a->outputs[0];
     int64_t B = x->shape.dims[0], I = x->shape.dims[1], H = h->shape.dims[1];
     for (int64_t b = 0; b < B; b++)
@@ -302,10 +318,10 @@ static uint64_t gru_cell_backward_ws(int32_t n_inputs, const gx_tensor_info *inp
 // workspace: dgi and dgh (B*3H doubles each), then dy z (B*H doubles)
 static gx_status gru_cell_backward_run(const gx_kernel_args *a) {
     if (a->ith != 0) return GX_OK;
-    const gx_tensor *dy = &a->inputs[0], *x = &a->inputs[1], *h = &a->inputs[2];
-    const gx_tensor *w_ih = &a->inputs[3], *w_hh = &a->inputs[4];
-    const gx_tensor *b_ih = a->n_inputs > 6 ? &a->inputs[5] : NULL;
-    const gx_tensor *b_hh = a->n_inputs > 6 ? &a->inputs[6] : NULL;
+    const gx_tensor *dy = &a->inputs[0];
+    const cs_cell_in in = cs_cell_unpack(a, 1, 0);
+    const gx_tensor *x = in.x, *h = in.h, *w_ih = in.w_ih, *w_hh = in.w_hh;
+    const gx_tensor *b_ih = in.b_ih, *b_hh = in.b_hh;
     const gx_tensor *o = a->outputs;   // dx dh dW_ih dW_hh db_ih db_hh
     int64_t B = x->shape.dims[0], I = x->shape.dims[1], H = h->shape.dims[1], R = 3 * H;
     double *ws;
