@@ -182,7 +182,7 @@ gx_status gx_autodiff(gx_graph *g, gx_val loss, gx_diag *d) {
     if (st == GX_OK) st = gx_autodiff_vjp(g, &loss, &seed, 1, xs, n_x, dxs, d);
     /* one output per param and float input: grad.<name>; zeros where the loss ignores it */
     for (int32_t i = 0; i < n_x && st == GX_OK; i++) {
-        /* copy what is needed: adding outputs may move the lists names[] points into */
+        /* names[] points into params/inputs, which adding outputs leaves in place */
         char name[256];
         snprintf(name, sizeof name, "grad.%s", names[i]->name);
         gx_srcpos pos = names[i]->pos;

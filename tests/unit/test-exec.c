@@ -82,9 +82,17 @@ static void feed(gx_exec *e, gx_graph *g) {
     }
 }
 
-static void test_exec_run_allocates_nothing(void **state) {
-    (void)state;
-    gx_graph *g = load(rnn_src);
+/* the same RNN as a loop node: a loop runs a planned sub-executor per step, forward and back */
+static const char *loop_src =
+    "input xs : f32[2, 4, 3]\n"
+    "param Wx : f32[3, 8] init xavier\nparam Wh : f32[8, 8] init orthogonal\n"
+    "param b : f32[8] init zeros\n"
+    "state h0 : f32[2, 8] = 0\n"
+    "hs, hT = loop t over xs carry (h = h0) { h = tanh(xs[t] @ Wx + h @ Wh + b) yield h }\n"
+    "loss = mean(hT * hT) + mean(hs)\n";
+
+static void check_run_allocates_nothing(const char *src) {
+    gx_graph *g = load(src);
     assert_non_null(g);
     gx_diag d;
     gx_diag_init(&d);
@@ -116,6 +124,16 @@ static void test_exec_run_allocates_nothing(void **state) {
     assert_true(total > 0); /* the gradient is not trivially zero */
     gx_exec_free(e);
     gx_graph_free(g);
+}
+
+static void test_exec_run_allocates_nothing(void **state) {
+    (void)state;
+    check_run_allocates_nothing(rnn_src);
+}
+
+static void test_exec_loop_run_allocates_nothing(void **state) {
+    (void)state;
+    check_run_allocates_nothing(loop_src);
 }
 
 static void test_exec_reuses_memory(void **state) {
@@ -178,6 +196,7 @@ int main(void) {
     if (gx_registry_load_default(reg, NULL, &d) != GX_OK) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exec_run_allocates_nothing),
+        cmocka_unit_test(test_exec_loop_run_allocates_nothing),
         cmocka_unit_test(test_exec_reuses_memory),
         cmocka_unit_test(test_exec_kernel_error_has_position),
         cmocka_unit_test(test_exec_unknown_backend),
