@@ -68,6 +68,8 @@ typedef struct lower {
     int                   n_binds;
     int                   depth;
     gx_srcpos             graph_stmt;   /* where `graph NAME` was, once seen */
+    int                   train;        /* training graph: GX_OP_TRAIN_ONLY ops act           */
+    uint32_t              site;         /* hash of the def call sites we are inlined through  */
 } lower;
 
 /* ---- scopes ---- */
@@ -499,6 +501,29 @@ static gx_status ev_to_attr(lower *L, const ev *e, gx_srcpos pos, const char *na
 static gx_status lower_stmts(lower *L, scope *s, gx_ast_stmt *const *stmts, int n,
                              const gx_ast_stmt **ret);
 
+static uint32_t site_hash(uint32_t h, gx_srcpos pos) {
+    h = gx_random_mix32(h ^ 0x85ebca6bu ^ (uint32_t)pos.line);
+    return gx_random_mix32(h ^ (uint32_t)pos.col);
+}
+
+/* The run's random key, the i32[2] graph input "gx.rng" (seed, step), made on first use; zeros
+ * unless the caller feeds it. Inside a looped body it is captured as an invariant. */
+static gx_status rng_value(lower *L, gx_srcpos pos, gx_val *out) {
+    gx_graph *root = L->loop ? L->loop->outer : L->g;
+    const gx_named *n = gx_graph_find_named(root->inputs, root->n_inputs, GX_RNG_INPUT);
+    gx_val v;
+    if (n) v = n->val;
+    else {
+        gx_tensor_info info = {.dtype = GX_DTYPE_I32, .shape = {.ndim = 1, .dims = {2}}};
+        gx_status st = gx_graph_add_input(root, GX_RNG_INPUT, info, pos, &v, L->d);
+        if (st != GX_OK) return st;
+        root->inputs[root->n_inputs - 1].zero_default = 1;
+    }
+    if (L->g != root) return capture(L, v, out);
+    *out = v;
+    return GX_OK;
+}
+
 static gx_status call_def(lower *L, scope *s, const gx_ast_expr *x, const gx_ast_stmt *def,
                           ev *outs, int max_out, int *n_out) {
     if (L->depth >= MAX_CALL_DEPTH)
@@ -564,6 +589,10 @@ static gx_status call_def(lower *L, scope *s, const gx_ast_expr *x, const gx_ast
         if (st == GX_OK) st = scope_add(L, &inner, y);
     }
     const gx_ast_stmt *ret = NULL;
+    /* random ops inside take keys from the chain of call sites, so two calls of one def draw
+     * different masks while every unrolled step of a loop body draws the same as looped */
+    uint32_t outer_site = L->site;
+    L->site = site_hash(L->site, x->pos);
     /* the depth stays raised while the return values are evaluated: they may call defs too */
     L->depth++;
     if (st == GX_OK) st = lower_stmts(L, &inner, def->body, def->n_body, &ret);
@@ -574,6 +603,7 @@ static gx_status call_def(lower *L, scope *s, const gx_ast_expr *x, const gx_ast
         st = gx_diag_at(L->d, GX_ERR_INVALID, ret->pos, "too many results");
     for (int i = 0; st == GX_OK && i < ret->n_values; i++) st = eval(L, &inner, ret->values[i], &outs[i]);
     L->depth--;
+    L->site = outer_site;
     if (st == GX_OK) *n_out = ret->n_values;
     free(inner.syms);
     return st;
@@ -583,6 +613,7 @@ static gx_status call_op(lower *L, scope *s, const gx_ast_expr *x, const gx_op *
                          int max_out, int *n_out) {
     const gx_op_desc *od = &op->desc;
     int max_in = od->max_inputs < 0 ? MAX_ARGS : od->max_inputs;
+    if ((od->flags & GX_OP_RANDOM) && max_in > 0) max_in--;   /* the random key is not written */
     ev tensors[MAX_ARGS];
     gx_srcpos tpos[MAX_ARGS];
     int n_t = 0, n_pos_attrs = 0;
@@ -642,6 +673,25 @@ static gx_status call_op(lower *L, scope *s, const gx_ast_expr *x, const gx_op *
                               "found %s", i + 1, op->name, ev_kind_name(&tensors[i]));
         st = to_tensor(L, &tensors[i], dt, tpos[i], &in[i]);
         if (st != GX_OK) return st;
+    }
+    if ((od->flags & GX_OP_TRAIN_ONLY) && !L->train && n_t >= 1) {
+        /* not training: the op is the identity on its first input */
+        outs[0] = (ev){.kind = EV_TENSOR, .val = in[0]};
+        *n_out = 1;
+        return GX_OK;
+    }
+    if (od->flags & GX_OP_RANDOM) {
+        for (int k = 0; k < n_kv; k++)
+            if (strcmp(kv[k].name, "key") == 0)
+                return gx_diag_at(L->d, GX_ERR_INVALID, x->pos, "'%s': the engine sets 'key'; "
+                                  "do not give it", op->name);
+        if (n_t >= MAX_ARGS || n_kv >= 64)
+            return gx_diag_at(L->d, GX_ERR_INVALID, x->pos, "too many arguments");
+        st = rng_value(L, x->pos, &in[n_t++]);
+        if (st != GX_OK) return st;
+        kv[n_kv++] = (gx_attr_kv){.name = "key",
+                                  .value = {.type = GX_ATTR_INT,
+                                            .i = (int64_t)(site_hash(L->site, x->pos) >> 1)}};
     }
     int32_t got = 0;
     st = emit_op(L, op->name, in, n_t, kv, n_kv, x->pos, res,
@@ -1380,7 +1430,7 @@ gx_status gx_lower_with(gx_ast_module *m, gx_registry *reg, const gx_lower_opts 
         return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     }
     lower L = {.g = g, .d = d, .binds = o->binds, .n_binds = o->n_binds,
-               .unroll = o->unroll >= 0 ? o->unroll : graph_unroll_attr(m)};
+               .unroll = o->unroll >= 0 ? o->unroll : graph_unroll_attr(m), .train = o->train};
     scope global = {.graph = g};
     /* the graph's default name: the file name without directory and extension */
     const char *base = strrchr(m->file, '/');

@@ -20,7 +20,13 @@ typedef struct gx_lower_opts {
     int                   n_binds;
     int                   unroll;   /* 1: unroll loops, 0: keep them looped, -1: as the graph
                                        says (`graph NAME (unroll = 1)`), looped by default */
+    int                   train;    /* 1: a training graph (dropout acts and reads the input
+                                       GX_RNG_INPUT); 0: inference, dropout is the identity */
 } gx_lower_opts;
+
+/* the graph input random ops read: i32[2] = (seed, step), zeros unless fed */
+#define GX_RNG_INPUT "gx.rng"
+
 
 /* Lower `m` with options (NULL: defaults). On success the graph owns m. */
 gx_status gx_lower_with(gx_ast_module *m, gx_registry *reg, const gx_lower_opts *o,

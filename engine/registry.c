@@ -153,6 +153,14 @@ static gx_status register_op(gx_host *h, const gx_op_desc *desc) {
                                       op.desc.name);
             op.n_attrs++;
         }
+    if (op.desc.flags & GX_OP_RANDOM) {
+        int has_key = 0;
+        for (int32_t i = 0; i < op.n_attrs; i++)
+            has_key |= strcmp(op.desc.attrs[i].name, "key") == 0 && op.desc.attrs[i].type == GX_ATTR_INT;
+        if (!has_key || op.desc.min_inputs < 1)
+            return host_set_error(h, GX_ERR_INVALID, "op '%s' is random (GX_OP_RANDOM) but has no "
+                                  "INT attribute 'key' or no input for the random key", op.desc.name);
+    }
     op.plugin = h->plugin;
     op.name = gx_strdup(op.desc.name);
     gx_op *ops = op.name ? gx_grow(r->ops, &r->cap_ops, r->n_ops + 1, sizeof op) : NULL;

@@ -25,6 +25,7 @@ typedef struct cli_opts {
     uint64_t       seed;           /* --seed S                           */
     int            backward;       /* dot: --backward                    */
     int            unroll;         /* --unroll: 1, else -1 (the graph's) */
+    int            train;          /* lower as a training graph (dropout acts) */
     gx_dim_binding dims[CLI_MAX_DIMS];
     int            n_dims;         /* --dim NAME=VALUE                   */
 } cli_opts;

@@ -108,4 +108,9 @@ static int run_graph(const cli_opts *o, int with_grad) {
 }
 
 int cmd_run(const cli_opts *o) { return run_graph(o, 0); }
-int cmd_grad(const cli_opts *o) { return run_graph(o, 1); }
+/* grad computes what training computes: dropout acts (with the key gx.rng, zeros unless fed) */
+int cmd_grad(const cli_opts *o) {
+    cli_opts t = *o;
+    t.train = 1;
+    return run_graph(&t, 1);
+}

@@ -255,7 +255,7 @@ gx_status cli_load_graph(gx_registry *reg, const cli_opts *o, const gx_st_file *
     if (inputs)
         st = gx_bind_dims_from_inputs(m, shape_from_file, (void *)inputs, binds,
                                       CLI_MAX_DIMS * 2, &n_binds, d);
-    gx_lower_opts lo = {.binds = binds, .n_binds = n_binds, .unroll = o->unroll};
+    gx_lower_opts lo = {.binds = binds, .n_binds = n_binds, .unroll = o->unroll, .train = o->train};
     if (st == GX_OK) st = gx_lower_with(m, reg, &lo, g, d);
     if (st != GX_OK) gx_ast_free(m);
     return st;

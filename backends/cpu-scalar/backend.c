@@ -108,6 +108,7 @@ GX_PLUGIN_ENTRY(cpu_scalar, "0.1.0") {
     if (st == GX_OK) st = cs_register_shape(api, host);
     if (st == GX_OK) st = cs_register_reduce(api, host);
     if (st == GX_OK) st = cs_register_nn(api, host);
+    if (st == GX_OK) st = cs_register_masks(api, host);
     if (st == GX_OK) st = cs_register_rnn(api, host);
     return st;
 }

@@ -14,6 +14,7 @@ static gx_status (*const core_families[])(const gx_host_api *api, gx_host *host)
     gx_core_register_shape,
     gx_core_register_reduce,
     gx_core_register_nn,
+    gx_core_register_masks,
 };
 
 GX_PLUGIN_ENTRY(core_ops, "0.1.0") {

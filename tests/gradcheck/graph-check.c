@@ -45,7 +45,7 @@ static int plan(gx_registry *reg, const char *name, const char *src, int unroll,
     /* only the bindings of dims this graph declares */
     gx_dim_binding binds[32];
     int n_binds = 0;
-    gx_lower_opts o = {.binds = binds, .unroll = unroll};
+    gx_lower_opts o = {.binds = binds, .unroll = unroll, .train = 1};
     if (gx_parse(src, strlen(src), name, &m, &d) == GX_OK) {
         for (int i = 0; i < opts->n_binds && n_binds < 32; i++)
             for (int k = 0; k < m->n_stmts; k++)

@@ -232,7 +232,42 @@ typedef struct gx_op_desc {
     const gx_op_example *examples;       /* gradient-check cases; NULL only with grad_exempt  */
     const char          *grad_exempt;    /* why the op is not gradient-checked, or NULL        */
     const char *const   *probes;         /* reserved for diagnostics; NULL-terminated or NULL  */
+    /* appended members (read only when GX_HAS_MEMBER says they are there) */
+    uint32_t             flags;          /* GX_OP_* below                                      */
 } gx_op_desc;
+
+/* gx_op_desc.flags */
+enum {
+    /* The op draws random numbers. Its last input is not written in a .graph file: the engine
+     * passes the run's random key there, an i32[2] (seed, step) graph input named "gx.rng" that
+     * the trainer feeds every step (zeros when nobody does). The op must have an INT attribute
+     * named "key", which the engine sets to a number unique to the call site, so two dropout
+     * calls draw different masks and the looped and unrolled forms of a loop draw the same.
+     * Kernels draw with gx_random_u01, so every backend draws the same numbers. */
+    GX_OP_RANDOM     = 1u << 0,
+    /* The op only acts while training (dropout): outside training (gexec run, eval, sample)
+     * a call lowers to its first input, unchanged. */
+    GX_OP_TRAIN_ONLY = 1u << 1
+};
+
+/* A counter-based uniform draw in [0, 1) (24 bits) from (seed, step, key, index): a pure
+ * function, so a kernel may draw element i on any thread, a VJP can redraw the same mask, and
+ * a shader computes the same value with 32-bit integer arithmetic. */
+static inline uint32_t gx_random_mix32(uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+static inline float gx_random_u01(uint32_t seed, uint32_t step, uint32_t key, uint32_t index) {
+    uint32_t h = gx_random_mix32(seed ^ 0x9e3779b9u);
+    h = gx_random_mix32(h ^ step);
+    h = gx_random_mix32(h ^ key);
+    h = gx_random_mix32(h ^ index);
+    return (float)(h >> 8) * (1.0f / 16777216.0f);
+}
 
 /* ---- kernels ------------------------------------------------------------------------------- */
 
