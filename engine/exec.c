@@ -15,6 +15,8 @@
 typedef struct step {
     int32_t          node;
     const gx_kernel *kernel;     /* NULL for a loop node                  */
+    void            *kctx;       /* the context of the kernel's backend (the exec's, or the
+                                    host-memory backend a missing kernel falls back to) */
     gx_exec         *body;       /* a loop node's planned body            */
     gx_tensor       *in, *out;   /* into exec->tensors */
     gx_tensor        workspace;
@@ -105,7 +107,10 @@ static uint64_t value_bytes(const gx_value *v) {
 
 /* A loop node's body gets its own plan on the same backend, producing per step the new
  * carries, the yields and the residuals. */
-static gx_status plan_loop(gx_exec *e, step *sp, const gx_node *nd, gx_diag *d) {
+static gx_status exec_plan(gx_graph *g, gx_backend *be, const gx_val *wanted, int32_t n_wanted,
+                           int strict, gx_exec **out, gx_diag *d);
+
+static gx_status plan_loop(gx_exec *e, step *sp, const gx_node *nd, int strict, gx_diag *d) {
     const gx_loop *l = nd->loop;
     for (int32_t k = 0; k < l->n_carry; k++)
         for (int32_t j = 0; j < l->n_carry; j++)
@@ -119,9 +124,29 @@ static gx_status plan_loop(gx_exec *e, step *sp, const gx_node *nd, gx_diag *d) 
     for (int32_t k = 0; k < l->n_carry; k++) wanted[w++] = l->carry_out[k];
     for (int32_t j = 0; j < l->n_yield; j++) wanted[w++] = l->yield_out[j];
     for (int32_t r = 0; r < l->n_res; r++) wanted[w++] = l->res_out[r];
-    gx_status st = gx_exec_new(l->body, e->backend->name, wanted, n, &sp->body, d);
+    gx_status st = exec_plan(l->body, e->backend, wanted, n, strict, &sp->body, d);
     free(wanted);
     return st;
+}
+
+/* A kernel for a node the backend has none for: on a host-memory backend, the kernel of
+ * another host-memory backend can run on the same memory (cpu-scalar first: it has the most). */
+static const gx_kernel *fallback_kernel(gx_exec *e, const gx_node *nd, gx_dtype dt, void **kctx,
+                                        gx_diag *d) {
+    if (!(e->backend->desc.flags & GX_BACKEND_HOST_MEMORY)) return NULL;
+    gx_registry *r = e->g->reg;
+    const gx_kernel *k = NULL;
+    gx_backend *kb = NULL;
+    for (int i = -1; i < gx_registry_n_backends(r) && k == NULL; i++) {
+        gx_backend *b = i < 0 ? gx_registry_find_backend(r, "cpu-scalar") : gx_registry_backend_at(r, i);
+        if (b == NULL || b == e->backend || !(b->desc.flags & GX_BACKEND_HOST_MEMORY)) continue;
+        k = gx_registry_find_kernel(r, nd->op->name, b->name, dt);
+        kb = b;
+    }
+    if (k == NULL || gx_registry_backend_ctx(r, kb, kctx, d) != GX_OK) return NULL;
+    gx_registry_log(r, GX_LOG_WARN, "op '%s' (%s) has no kernel on '%s'; it runs on '%s'",
+                    nd->op->name, gx_dtype_name(dt), e->backend->name, kb->name);
+    return k;
 }
 
 void gx_exec_free(gx_exec *e) {
@@ -145,11 +170,42 @@ static gx_tensor make_tensor(const gx_exec *e, gx_val v, void *host_base) {
 gx_status gx_exec_new(gx_graph *g, const char *backend_name, const gx_val *wanted,
                       int32_t n_wanted, gx_exec **out, gx_diag *d) {
     *out = NULL;
-    gx_backend *be = backend_name ? gx_registry_find_backend(g->reg, backend_name)
-                                  : gx_registry_default_backend(g->reg);
+    if (backend_name == NULL) {
+        /* the best-scoring backend that has a kernel for every node (an f64 graph goes to
+         * cpu-scalar even where a faster f32 backend is loaded); else the best one, with
+         * fallbacks */
+        gx_registry *r = g->reg;
+        int nb = gx_registry_n_backends(r);
+        unsigned char tried[256] = {0};
+        for (;;) {
+            gx_backend *best = NULL;
+            int best_i = -1;
+            int32_t best_score = 0;
+            for (int i = 0; i < nb && i < 256; i++) {
+                int32_t sc = tried[i] ? 0 : gx_registry_backend_score(r, gx_registry_backend_at(r, i));
+                if (sc > best_score) {
+                    best_score = sc;
+                    best = gx_registry_backend_at(r, i);
+                    best_i = i;
+                }
+            }
+            if (best == NULL) break;
+            tried[best_i] = 1;
+            gx_diag probe;
+            gx_diag_init(&probe);
+            gx_status st = exec_plan(g, best, wanted, n_wanted, 1, out, &probe);
+            if (st != GX_ERR_UNSUPPORTED) {
+                if (st != GX_OK && d) *d = probe;
+                return st;
+            }
+        }
+        gx_backend *be = gx_registry_default_backend(r);
+        if (be == NULL) return gx_diag_set(d, GX_ERR_NOT_FOUND, "no usable backend is loaded");
+        return exec_plan(g, be, wanted, n_wanted, 0, out, d);
+    }
+    gx_backend *be = gx_registry_find_backend(g->reg, backend_name);
     if (be == NULL) {
-        if (backend_name == NULL)
-            return gx_diag_set(d, GX_ERR_NOT_FOUND, "no usable backend is loaded");
+        {
         const char *names[64];
         int n = gx_registry_n_backends(g->reg);
         if (n > 64) n = 64;
@@ -157,7 +213,16 @@ gx_status gx_exec_new(gx_graph *g, const char *backend_name, const gx_val *wante
         const char *near = gx_nearest_name(backend_name, names, n);
         return gx_diag_set(d, GX_ERR_NOT_FOUND, "unknown backend '%s'%s%s%s", backend_name,
                            near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+        }
     }
+    return exec_plan(g, be, wanted, n_wanted, 0, out, d);
+}
+
+/* strict: a node without a kernel on `be` is an error (GX_ERR_UNSUPPORTED) instead of a
+ * fallback to another host-memory backend's kernel */
+static gx_status exec_plan(gx_graph *g, gx_backend *be, const gx_val *wanted, int32_t n_wanted,
+                           int strict, gx_exec **out, gx_diag *d) {
+    *out = NULL;
     gx_exec *e = calloc(1, sizeof *e);
     if (e == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     e->g = g;
@@ -215,13 +280,15 @@ gx_status gx_exec_new(gx_graph *g, const char *backend_name, const gx_val *wante
         e->steps[s].node = n;
         for (int32_t i = 0; i < nd->n_in; i++) last_use[nd->in[i]] = s;
         if (nd->loop) {
-            st = plan_loop(e, &e->steps[s], nd, d);
+            st = plan_loop(e, &e->steps[s], nd, strict, d);
             if (st != GX_OK) goto done;
             s++;
             continue;
         }
         gx_dtype dt = g->values[nd->out[0]].info.dtype;
         const gx_kernel *k = gx_registry_find_kernel(g->reg, nd->op->name, be->name, dt);
+        e->steps[s].kctx = e->ctx;
+        if (k == NULL && !strict) k = fallback_kernel(e, nd, dt, &e->steps[s].kctx, d);
         if (k == NULL) {
             st = gx_diag_at(d, GX_ERR_UNSUPPORTED, nd->pos, "no kernel for op '%s' (%s) on backend '%s'",
                             nd->op->name, gx_dtype_name(dt), be->name);
@@ -417,7 +484,7 @@ gx_status gx_exec_run(gx_exec *e, gx_diag *d) {
             .size = sizeof a,
             .api = gx_registry_api(),
             .host = &host,
-            .backend_ctx = e->ctx,
+            .backend_ctx = sp->kctx,
             .n_inputs = nd->n_in,
             .inputs = sp->in,
             .n_outputs = nd->n_out,

@@ -63,7 +63,7 @@ static gx_status add_named(gx_graph *g, gx_named **list, int32_t *n, int32_t *ca
     *list = l;
     char *nm = gx_arena_strdup(&g->arena, name);
     if (nm == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
-    (*list)[*n] = (gx_named){.name = nm, .val = v, .pos = pos, .init = init};
+    (*list)[*n] = (gx_named){.name = nm, .val = v, .pos = pos, .init = init, .next = GX_VAL_NONE};
     (*n)++;
     return GX_OK;
 }

@@ -78,6 +78,9 @@ typedef struct gx_named {
     gx_srcpos   pos;
     gx_init     init;          /* params only */
     int32_t     zero_default;  /* inputs only: a `state x = 0`, zeros unless fed            */
+    gx_val      next;          /* inputs only: when the input starts a loop's carry, that
+                                  carry's final value, which continues the state into the
+                                  next chunk of a stream (stateful training); else NONE      */
 } gx_named;
 
 typedef struct gx_dim {

@@ -810,6 +810,15 @@ static gx_status lower_step(lower *L, scope *outer_scope, const gx_ast_loop *lp,
     return st;
 }
 
+/* A graph input that starts a carry is a state a stream continues: remember the carry's final
+ * value as its `next`, so a trainer can feed it back as the next chunk's start. */
+static void link_states(lower *L, const gx_val *inits, const gx_val *finals, int n) {
+    for (int k = 0; k < n; k++)
+        for (int32_t i = 0; i < L->g->n_inputs; i++)
+            if (L->g->inputs[i].val == inits[k] && L->g->inputs[i].next == GX_VAL_NONE)
+                L->g->inputs[i].next = finals[k];
+}
+
 static gx_status lower_loop(lower *L, scope *s, const gx_ast_expr *x, ev *outs, int max_out,
                             int *n_out) {
     const gx_ast_loop *lp = x->loop;
@@ -910,7 +919,10 @@ static gx_status lower_loop(lower *L, scope *s, const gx_ast_expr *x, ev *outs, 
         for (int j = 0; j < lp->n_yield && st == GX_OK; j++) outs[j] = (ev){.kind = EV_TENSOR, .val = yields[j]};
         for (int k = 0; k < lp->n_carry && st == GX_OK; k++)
             outs[lp->n_yield + k] = (ev){.kind = EV_TENSOR, .val = carry[k]};
-        if (st == GX_OK) *n_out = n_res;
+        if (st == GX_OK) {
+            link_states(L, inits, carry, lp->n_carry);
+            *n_out = n_res;
+        }
         return st;
     }
 
@@ -981,6 +993,7 @@ static gx_status lower_loop(lower *L, scope *s, const gx_ast_expr *x, ev *outs, 
     }
     if (st == GX_OK) {
         for (int j = 0; j < n_res; j++) outs[j] = (ev){.kind = EV_TENSOR, .val = res[j]};
+        link_states(L, inits, res + lp->n_yield, lp->n_carry);
         *n_out = n_res;
     } else {
         gx_loop_free(l);

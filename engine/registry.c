@@ -331,14 +331,18 @@ gx_status gx_registry_backend_ctx(gx_registry *r, gx_backend *b, void **ctx, gx_
     return GX_OK;
 }
 
+int32_t gx_registry_backend_score(gx_registry *r, gx_backend *b) {
+    gx_host h;
+    gx_host_init(&h, r, NULL, (gx_srcpos){0});
+    return b->desc.score ? b->desc.score(&host_api, &h) : 1;
+}
+
 gx_backend *gx_registry_default_backend(gx_registry *r) {
     gx_backend *best = NULL;
     int32_t best_score = 0;
     for (int i = 0; i < r->n_backends; i++) {
         gx_backend *b = &r->backends[i];
-        gx_host h;
-        gx_host_init(&h, r, NULL, (gx_srcpos){0});
-        int32_t s = b->desc.score ? b->desc.score(&host_api, &h) : 1;
+        int32_t s = gx_registry_backend_score(r, b);
         if (s > best_score) {
             best_score = s;
             best = b;

@@ -76,6 +76,8 @@ gx_backend       *gx_registry_find_backend(gx_registry *r, const char *name);
 gx_status         gx_registry_backend_ctx(gx_registry *r, gx_backend *b, void **ctx, gx_diag *d);
 /* The preferred usable backend: highest score. */
 gx_backend       *gx_registry_default_backend(gx_registry *r);
+/* 0: unusable here; higher is preferred */
+int32_t           gx_registry_backend_score(gx_registry *r, gx_backend *b);
 
 int                  gx_registry_n_ops(const gx_registry *r);
 const gx_op         *gx_registry_op_at(const gx_registry *r, int i);

@@ -38,9 +38,16 @@ int cmd_check(const cli_opts *o) {
     }
     printf("inputs:\n");
     if (g->n_inputs == 0) printf("  (none)\n");
-    for (int32_t i = 0; i < g->n_inputs; i++)
-        print_value_line(g->inputs[i].name, &g->values[g->inputs[i].val],
-                         g->inputs[i].zero_default ? "state, zeros unless fed" : NULL);
+    for (int32_t i = 0; i < g->n_inputs; i++) {
+        const gx_named *in = &g->inputs[i];
+        char extra[160];
+        const char *next = in->next != GX_VAL_NONE ? g->values[in->next].name : NULL;
+        snprintf(extra, sizeof extra, "%s%s%s%s", in->zero_default ? "state, zeros unless fed" : "",
+                 in->next != GX_VAL_NONE ? (in->zero_default ? "; " : "state; ") : "",
+                 in->next != GX_VAL_NONE ? "carried on as " : "",
+                 in->next != GX_VAL_NONE ? (next ? next : "the loop's final carry") : "");
+        print_value_line(in->name, &g->values[in->val], extra[0] ? extra : NULL);
+    }
     printf("params:\n");
     if (g->n_params == 0) printf("  (none)\n");
     int64_t total = 0;
