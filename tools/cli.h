@@ -16,6 +16,8 @@
 #define CLI_MAX_DIMS 32
 
 /* options common to the verbs that take a graph */
+#define CLI_MAX_EXTRA 64
+
 typedef struct cli_opts {
     const char    *graph;          /* FILE.graph (positional)            */
     const char    *params;         /* --params P.safetensors             */
@@ -23,9 +25,14 @@ typedef struct cli_opts {
     const char    *out;            /* --out O.safetensors                */
     const char    *backend;        /* --backend NAME                     */
     uint64_t       seed;           /* --seed S                           */
+    int            seed_given;
     int            backward;       /* dot: --backward                    */
     int            unroll;         /* --unroll: 1, else -1 (the graph's) */
     int            train;          /* lower as a training graph (dropout acts) */
+    /* options of verbs with their own settings (train, sample, eval), parsed by the verb:
+     * the option's name and its value (NULL for a flag) */
+    const char    *extra_name[CLI_MAX_EXTRA], *extra_val[CLI_MAX_EXTRA];
+    int            n_extra;
     gx_dim_binding dims[CLI_MAX_DIMS];
     int            n_dims;         /* --dim NAME=VALUE                   */
 } cli_opts;
@@ -67,6 +74,9 @@ gx_status cli_feed(gx_exec *e, const gx_graph *g, const gx_named *list, int32_t 
 gx_status cli_save_outputs(gx_exec *e, const gx_graph *g, const char *path, gx_diag *d);
 
 int cmd_check(const cli_opts *o);
+int cmd_train(const cli_opts *o);
+int cmd_sample(const cli_opts *o);
+int cmd_eval(const cli_opts *o);
 int cmd_dot(const cli_opts *o);
 int cmd_init(const cli_opts *o);
 int cmd_run(const cli_opts *o);

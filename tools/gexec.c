@@ -37,6 +37,58 @@ static const cli_option dot_opts[] = {
     {NULL, NULL, NULL},
 };
 static const cli_option no_opts[] = {{NULL, NULL, NULL}};
+static const cli_option train_opts[] = {
+    {"--data", "FILE", "training data: a text file (character level) or a .jsonl file"},
+    {"--task", "SPEC", "a synthetic task instead: copy[:gap=20,length=5,symbols=8], "
+                       "parity[:length=10], adding[:length=50]"},
+    {"--steps", "N", "training steps (default: one epoch)"},
+    {"--epochs", "N", "passes over the data, when --steps is not given"},
+    {"--batch", "B", "sequences (text: parallel streams) per batch (binds dim B)"},
+    {"--bptt", "T", "time steps per chunk, the truncated-BPTT length (binds dim T)"},
+    {"--lr", "X", "learning rate"},
+    {"--optimizer", "NAME", "sgd, adam, adamw or rmsprop (their PyTorch defaults)"},
+    {"--momentum", "X", "momentum (sgd, rmsprop)"},
+    {"--nesterov", NULL, "Nesterov momentum (sgd)"},
+    {"--weight-decay", "X", "weight decay (adamw: decoupled; others: L2 in the gradient)"},
+    {"--schedule", "NAME", "constant, cosine or step (see --step-every, --gamma)"},
+    {"--warmup", "N", "linear learning-rate warm-up over N steps"},
+    {"--step-every", "N", "step schedule: multiply the rate by --gamma every N steps"},
+    {"--gamma", "X", "step schedule factor (default 0.1)"},
+    {"--min-lr", "X", "cosine schedule: the rate at the last step (default 0)"},
+    {"--clip", "X", "clip gradients to global norm X (the pre-clip norm is logged)"},
+    {"--clip-value", "X", "clip every gradient element to [-X, X]"},
+    {"--seed", "S", "random seed: initialisation, dropout, data order (default 0)"},
+    {"--threads", "N", "threads for the CPU backend's BLAS"},
+    {"--backend", "NAME", "backend to run on (default: the best usable one)"},
+    {"--unroll", NULL, "expand loops into a flat graph instead of looping over the body"},
+    {"--val-every", "N", "evaluate the held-out data every N steps (default: at the end)"},
+    {"--val-batches", "N", "at most N validation batches per evaluation (default: all)"},
+    {"--val-frac", "X", "fraction of the data held out for validation (default 0.05)"},
+    {"--bytes", NULL, "text: a byte vocabulary instead of UTF-8 code points"},
+    {"--checkpoint", "PATH", "write a checkpoint (safetensors) here, at the end and every "
+                             "--checkpoint-every steps"},
+    {"--checkpoint-every", "N", "checkpoint every N steps"},
+    {"--resume", "CKPT", "continue the run saved in CKPT (same graph and data)"},
+    {"--log-every", "N", "a log line every N steps when output is not a terminal (default 50)"},
+    {"--quiet", NULL, "print only the final summary and errors"},
+    {"--dim", "NAME=VALUE", "give a dim a value (repeatable)"},
+    {NULL, NULL, NULL},
+};
+static const cli_option sample_opts[] = {
+    {"--prime", "TEXT", "text to start from (default: a newline, or the first symbol)"},
+    {"--length", "N", "symbols to generate (default 500)"},
+    {"--temperature", "X", "softmax temperature (default 1; lower is more conservative)"},
+    {"--top-k", "K", "sample only among the K most likely symbols (default: all)"},
+    {"--seed", "S", "random seed (default 0)"},
+    {"--backend", "NAME", "backend to run on"},
+    {NULL, NULL, NULL},
+};
+static const cli_option eval_opts[] = {
+    {"--data", "FILE", "text to evaluate (the checkpoint's vocabulary)"},
+    {"--all", NULL, "evaluate all of FILE, not only its held-out part"},
+    {"--backend", "NAME", "backend to run on"},
+    {NULL, NULL, NULL},
+};
 
 static const cli_verb verbs[] = {
     {"check", "FILE.graph [options]", "parse and infer a graph; print its inputs, params and "
@@ -48,6 +100,12 @@ static const cli_verb verbs[] = {
     {"grad", "FILE.graph --inputs I.safetensors --out O.safetensors [--params P.safetensors]",
      "run forward and backward; write the outputs and grad.<name> for every param and float "
      "input", run_opts, cmd_grad, 1},
+    {"train", "FILE.graph --data FILE|--task SPEC [options]", "train a graph's params; "
+     "progress, validation and checkpoints", train_opts, cmd_train, 1},
+    {"sample", "CKPT [--prime TEXT] [--length N] [--temperature T] [--top-k K]",
+     "generate text from a checkpoint of a character model", sample_opts, cmd_sample, 1},
+    {"eval", "CKPT --data FILE [--all]", "loss of a checkpoint on text, in nats and bits per "
+     "character", eval_opts, cmd_eval, 1},
     {"dot", "FILE.graph [--backward]", "print the graph as Graphviz text", dot_opts, cmd_dot, 1},
     {"plugins", "", "list loaded plugins, ops, backends and which (op, backend) pairs have "
      "kernels", no_opts, cmd_plugins, 0},
@@ -136,6 +194,7 @@ int cli_parse(const cli_verb *v, int argc, char **argv, cli_opts *o, int *exit_c
         else if (strcmp(a, "--backward") == 0) o->backward = 1;
         else if (strcmp(a, "--unroll") == 0) o->unroll = 1;
         else if (strcmp(a, "--seed") == 0) {
+            o->seed_given = 1;
             if (!parse_u64(arg, &o->seed)) {
                 cli_failf("gexec %s: --seed wants a non-negative integer, got '%s'", v->name, arg);
                 return 0;
@@ -160,10 +219,18 @@ int cli_parse(const cli_verb *v, int argc, char **argv, cli_opts *o, int *exit_c
             name[len] = '\0';
             o->dims[o->n_dims].name = name;
             o->dims[o->n_dims++].value = (int64_t)val;
+        } else {
+            if (o->n_extra >= CLI_MAX_EXTRA) {
+                cli_failf("gexec %s: too many options", v->name);
+                return 0;
+            }
+            o->extra_name[o->n_extra] = opt->name;
+            o->extra_val[o->n_extra++] = arg;
         }
     }
     if (v->needs_graph && o->graph == NULL) {
-        cli_failf("gexec %s: missing FILE.graph (usage: gexec %s %s)", v->name, v->name, v->usage);
+        cli_failf("gexec %s: missing %s (usage: gexec %s %s)", v->name,
+                  strncmp(v->usage, "CKPT", 4) == 0 ? "CKPT" : "FILE.graph", v->name, v->usage);
         return 0;
     }
     return 1;

@@ -1,0 +1,692 @@
+/*
+ * train.c: the training loop (see train.h): set-up, one step, validation and checkpoints.
+ *
+ * Host copies: the params, their gradients, the optimizer state and the carried states live
+ * in host arrays; each step writes the params and states into the plan and reads back the
+ * loss, the gradients and the final states. On host-memory backends that is a memcpy of a few
+ * megabytes against a step of hundreds of MFLOP; a device backend will want the update on the
+ * device (the Vulkan issue).
+ */
+#define _POSIX_C_SOURCE 200809L   /* clock_gettime */
+#include "train.h"
+
+#include "autodiff.h"
+#include "exec.h"
+#include "init.h"
+#include "lower.h"
+#include "safetensors.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef enum slot_kind { SLOT_DATA, SLOT_STATE, SLOT_RNG } slot_kind;
+
+/* one input of the graph and where its values come from */
+typedef struct slot {
+    slot_kind   kind;
+    const char *name;
+    gx_val      val;        /* in the training graph                                */
+    gx_val      next;       /* STATE: the final carry that continues it             */
+    gx_val      eval_val, eval_next;   /* the same in the inference graph, or NONE  */
+    gx_tensor_info info;
+    size_t      bytes;
+    void       *host;       /* DATA: the batch; STATE: the state for the next step  */
+} slot;
+
+struct gx_trainer {
+    gx_train_config c;
+    gx_registry    *reg;
+    char           *path, *text;
+    size_t          text_len;
+    char            hash[17];
+    char            dims[512];
+    gx_graph       *g, *ge;          /* training graph (with backward), inference graph    */
+    gx_exec        *e, *ee;
+    gx_dataset     *data;
+    slot           *slots;
+    int32_t         n_slots;
+    gx_optim       *opt;
+    gx_val         *grad_val;        /* per param                                           */
+    gx_val          metric_val[GX_TRAIN_MAX_METRICS], metric_eval[GX_TRAIN_MAX_METRICS];
+    const char     *metric_name[GX_TRAIN_MAX_METRICS];
+    int32_t         n_metrics;
+    int64_t         step, steps, n_batches;
+    double          val_loss;
+    volatile int    stop;
+    gx_checkpoint  *resume;
+};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static size_t info_bytes(const gx_tensor_info *t) {
+    return (size_t)gx_shape_numel(&t->shape) * gx_dtype_size(t->dtype);
+}
+
+void gx_trainer_request_stop(gx_trainer *t) { t->stop = 1; }
+double gx_trainer_val_loss(const gx_trainer *t) { return t->val_loss; }
+
+void gx_trainer_free(gx_trainer *t) {
+    if (t == NULL) return;
+    for (int32_t i = 0; t->slots && i < t->n_slots; i++) free(t->slots[i].host);
+    free(t->slots);
+    if (t->opt) {
+        for (int32_t i = 0; i < gx_optim_n_params(t->opt); i++) {
+            free(gx_optim_param_at(t->opt, i)->data);
+            free(gx_optim_param_at(t->opt, i)->grad);
+        }
+        gx_optim_free(t->opt);
+    }
+    free(t->grad_val);
+    gx_exec_free(t->e);
+    gx_exec_free(t->ee);
+    gx_graph_free(t->g);
+    gx_graph_free(t->ge);
+    gx_data_free(t->data);
+    gx_checkpoint_free(t->resume);
+    free(t->path);
+    free(t->text);
+    free(t);
+}
+
+/* ---- set-up ---- */
+
+static int module_has_dim(const gx_ast_module *m, const char *name) {
+    for (int s = 0; s < m->n_stmts; s++)
+        if (m->stmts[s]->kind == GX_STMT_DIM && strcmp(m->stmts[s]->name, name) == 0) return 1;
+    return 0;
+}
+
+static gx_status add_bind(gx_dim_binding *b, int *n, int max, const gx_ast_module *m,
+                          const char *name, int64_t v) {
+    if (!module_has_dim(m, name)) return GX_OK;
+    for (int i = 0; i < *n; i++)
+        if (strcmp(b[i].name, name) == 0) {
+            b[i].value = v;
+            return GX_OK;
+        }
+    if (*n >= max) return GX_ERR_INVALID;
+    b[(*n)++] = (gx_dim_binding){.name = name, .value = v};
+    return GX_OK;
+}
+
+static gx_status open_data(gx_trainer *t, gx_diag *d) {
+    const gx_train_config *c = &t->c;
+    gx_data_opts o = {.val_frac = c->val_frac, .bytes = c->bytes, .seed = c->seed,
+                      .batch = c->batch, .bptt = c->bptt,
+                      .vocab = t->resume && t->resume->vocab.n ? &t->resume->vocab : NULL};
+    if (c->task && c->data)
+        return gx_diag_set(d, GX_ERR_INVALID, "give --data FILE or --task SPEC, not both");
+    if (c->task) return gx_data_task(c->task, &o, &t->data, d);
+    if (c->data) return gx_data_open(c->data, &o, &t->data, d);
+    return gx_diag_set(d, GX_ERR_INVALID, "%s: no training data: give --data FILE (a text or "
+                       ".jsonl file) or --task SPEC (copy, parity, adding), or set data = \"...\" "
+                       "in the graph's train block", t->path);
+}
+
+/* Every input is fed by the data set (by name), a carried state, or the random key. */
+static gx_status match_inputs(gx_trainer *t, gx_diag *d) {
+    gx_graph *g = t->g;
+    t->slots = calloc((size_t)g->n_inputs + 1, sizeof(slot));
+    if (t->slots == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    const gx_dataset *ds = t->data;
+    for (int32_t i = 0; i < g->n_inputs; i++) {
+        const gx_named *in = &g->inputs[i];
+        slot *s = &t->slots[t->n_slots++];
+        s->name = in->name;
+        s->val = in->val;
+        s->next = in->next;
+        s->info = g->values[in->val].info;
+        s->bytes = info_bytes(&s->info);
+        const gx_named *ein = gx_graph_find_named(t->ge->inputs, t->ge->n_inputs, in->name);
+        s->eval_val = ein ? ein->val : GX_VAL_NONE;
+        s->eval_next = ein ? ein->next : GX_VAL_NONE;
+        int provided = -1;
+        for (int32_t f = 0; f < ds->vt->n_fields(ds); f++)
+            if (strcmp(ds->vt->field(ds, f).name, in->name) == 0) provided = f;
+        if (strcmp(in->name, GX_RNG_INPUT) == 0) s->kind = SLOT_RNG;
+        else if (provided >= 0) {
+            s->kind = SLOT_DATA;
+            gx_data_field f = ds->vt->field(ds, provided);
+            if (f.dtype != s->info.dtype)
+                return gx_diag_at(d, GX_ERR_DTYPE, in->pos, "input '%s' is %s but the data (%s) "
+                                  "gives %s", in->name, gx_dtype_name(s->info.dtype),
+                                  ds->source, gx_dtype_name(f.dtype));
+        } else if (in->zero_default || in->next != GX_VAL_NONE) s->kind = SLOT_STATE;
+        else {
+            char list[512] = "";
+            size_t len = 0;
+            for (int32_t f = 0; f < ds->vt->n_fields(ds) && len < sizeof list - 64; f++)
+                len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", f ? ", " : "",
+                                        ds->vt->field(ds, f).name);
+            return gx_diag_at(d, GX_ERR_NOT_FOUND, in->pos, "input '%s' is not provided by the "
+                              "data (%s gives: %s)", in->name, ds->source, list);
+        }
+        s->host = calloc(1, s->bytes + 8);
+        if (s->host == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    }
+    return GX_OK;
+}
+
+static gx_status build_graphs(gx_trainer *t, gx_ast_module *m, gx_diag *d) {
+    enum { MAXB = 64 };
+    gx_dim_binding b[MAXB];
+    int n = 0;
+    const gx_dataset *ds = t->data;
+    gx_status bst = add_bind(b, &n, MAXB, m, "B", t->c.batch);
+    if (bst == GX_OK) bst = add_bind(b, &n, MAXB, m, "T", t->c.bptt);
+    for (int32_t i = 0; bst == GX_OK && i < ds->vt->n_binds(ds); i++) {
+        gx_dim_binding x = ds->vt->bind(ds, i);
+        bst = add_bind(b, &n, MAXB, m, x.name, x.value);
+    }
+    if (bst != GX_OK) {
+        gx_ast_free(m);
+        return gx_diag_set(d, GX_ERR_INVALID, "too many dims");
+    }
+    for (int i = 0; i < t->c.n_dims; i++) {
+        if (!module_has_dim(m, t->c.dims[i].name)) {
+            gx_ast_free(m);
+            return gx_diag_set(d, GX_ERR_NOT_FOUND, "--dim %s: the graph has no dim '%s'",
+                               t->c.dims[i].name, t->c.dims[i].name);
+        }
+        if (add_bind(b, &n, MAXB, m, t->c.dims[i].name, t->c.dims[i].value) != GX_OK) {
+            gx_ast_free(m);
+            return gx_diag_set(d, GX_ERR_INVALID, "too many dims");
+        }
+    }
+    /* the inference graph is lowered from a second parse: a graph owns its module */
+    gx_ast_module *m2 = NULL;
+    gx_status st = gx_parse(t->text, t->text_len, t->path, &m2, d);
+    gx_lower_opts o = {.binds = b, .n_binds = n, .unroll = t->c.unroll, .train = 1};
+    if (st == GX_OK) st = gx_lower_with(m, t->reg, &o, &t->g, d);
+    if (st != GX_OK) {
+        gx_ast_free(m);
+        gx_ast_free(m2);
+        return st;
+    }
+    o.train = 0;
+    st = gx_lower_with(m2, t->reg, &o, &t->ge, d);
+    if (st != GX_OK) {
+        gx_ast_free(m2);
+        return st;
+    }
+    if (t->g->loss == GX_VAL_NONE)
+        return gx_diag_set(d, GX_ERR_INVALID, "%s: error: nothing to train: name a value `loss` "
+                           "(e.g. loss = cross_entropy(logits, targets))", t->path);
+    /* the dims as bound, for the checkpoint */
+    size_t len = 0;
+    for (int32_t i = 0; i < t->g->n_dims && len < sizeof t->dims - 40; i++)
+        len += (size_t)snprintf(t->dims + len, sizeof t->dims - len, "%s%s=%lld", i ? "," : "",
+                                t->g->dims[i].name, (long long)t->g->dims[i].value);
+    return gx_autodiff(t->g, t->g->loss, d);
+}
+
+/* scalar float outputs other than the loss are metrics (accuracy, ...) */
+static void find_metrics(gx_trainer *t) {
+    for (int32_t i = 0; i < t->g->n_outputs && t->n_metrics < GX_TRAIN_MAX_METRICS; i++) {
+        const gx_named *o = &t->g->outputs[i];
+        const gx_value *v = &t->g->values[o->val];
+        if (o->val == t->g->loss || v->info.shape.ndim != 0 || v->info.dtype == GX_DTYPE_I32 ||
+            strncmp(o->name, "grad.", 5) == 0)
+            continue;
+        int32_t k = gx_graph_find_output(t->ge, o->name);
+        t->metric_name[t->n_metrics] = o->name;
+        t->metric_val[t->n_metrics] = o->val;
+        t->metric_eval[t->n_metrics] = k >= 0 ? t->ge->outputs[k].val : GX_VAL_NONE;
+        t->n_metrics++;
+    }
+}
+
+static gx_status plan(gx_trainer *t, gx_diag *d) {
+    gx_graph *g = t->g;
+    int32_t cap = g->n_params + t->n_slots + GX_TRAIN_MAX_METRICS + 2, n = 0;
+    gx_val *w = malloc(sizeof(gx_val) * (size_t)cap);
+    t->grad_val = malloc(sizeof(gx_val) * ((size_t)g->n_params + 1));
+    if (w == NULL || t->grad_val == NULL) {
+        free(w);
+        return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    }
+    w[n++] = g->loss;
+    for (int32_t i = 0; i < g->n_params; i++) {
+        char name[256];
+        snprintf(name, sizeof name, "grad.%s", g->params[i].name);
+        int32_t k = gx_graph_find_output(g, name);
+        if (k < 0) {
+            free(w);
+            return gx_diag_at(d, GX_ERR_INVALID, g->params[i].pos, "param '%s' gets no gradient "
+                              "from the loss", g->params[i].name);
+        }
+        t->grad_val[i] = w[n++] = g->outputs[k].val;
+    }
+    for (int32_t i = 0; i < t->n_slots; i++)
+        if (t->slots[i].kind == SLOT_STATE && t->slots[i].next != GX_VAL_NONE) w[n++] = t->slots[i].next;
+    for (int32_t i = 0; i < t->n_metrics; i++) w[n++] = t->metric_val[i];
+    gx_status st = gx_exec_new(g, t->c.backend, w, n, &t->e, d);
+    /* the inference plan: loss, states, metrics */
+    n = 0;
+    gx_graph *ge = t->ge;
+    if (ge->loss != GX_VAL_NONE) w[n++] = ge->loss;
+    for (int32_t i = 0; i < t->n_slots; i++)
+        if (t->slots[i].eval_next != GX_VAL_NONE) w[n++] = t->slots[i].eval_next;
+    for (int32_t i = 0; i < t->n_metrics; i++)
+        if (t->metric_eval[i] != GX_VAL_NONE) w[n++] = t->metric_eval[i];
+    if (st == GX_OK) st = gx_exec_new(ge, gx_exec_backend_name(t->e), w, n, &t->ee, d);
+    free(w);
+    return st;
+}
+
+static gx_status init_params(gx_trainer *t, gx_diag *d) {
+    gx_graph *g = t->g;
+    gx_optim_param *ps = calloc((size_t)g->n_params + 1, sizeof *ps);
+    if (ps == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    gx_status st = GX_OK;
+    for (int32_t i = 0; i < g->n_params && st == GX_OK; i++) {
+        const gx_value *v = &g->values[g->params[i].val];
+        size_t bytes = info_bytes(&v->info);
+        ps[i] = (gx_optim_param){.name = g->params[i].name, .dtype = v->info.dtype,
+                                 .n = gx_shape_numel(&v->info.shape),
+                                 .data = malloc(bytes + 8), .grad = calloc(1, bytes + 8)};
+        if (ps[i].data == NULL || ps[i].grad == NULL) st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+        else st = gx_init_fill(&g->params[i].init, &v->info, t->c.seed, g->params[i].name, ps[i].data, d);
+    }
+    if (st == GX_OK) st = gx_optim_new(&t->c.optim, ps, g->n_params, &t->opt, d);
+    if (st != GX_OK)
+        for (int32_t i = 0; i < g->n_params; i++) {
+            free(ps[i].data);
+            free(ps[i].grad);
+        }
+    free(ps);
+    return st;
+}
+
+/* copy a checkpoint tensor into a host array of the expected type */
+static gx_status restore(const gx_checkpoint *ck, const char *key, gx_dtype dt, int64_t n,
+                         void *dst, gx_diag *d) {
+    const gx_st_tensor *x = gx_st_find(ck->file, key);
+    if (x == NULL)
+        return gx_diag_set(d, GX_ERR_FORMAT, "%s: error: no tensor '%s'", ck->path, key);
+    if (x->dtype != dt || gx_shape_numel(&x->shape) != n)
+        return gx_diag_set(d, GX_ERR_FORMAT, "%s: error: '%s' has the wrong type or size",
+                           ck->path, key);
+    memcpy(dst, x->data, x->nbytes);
+    return GX_OK;
+}
+
+static gx_status resume_from(gx_trainer *t, gx_diag *d) {
+    const gx_checkpoint *ck = t->resume;
+    if (strcmp(ck->graph_hash, t->hash) != 0)
+        return gx_diag_set(d, GX_ERR_INVALID, "%s: error: the checkpoint is from another graph: "
+                           "it was written for '%s' (%s, text hash %s) and %s has hash %s",
+                           ck->path, ck->graph_name, ck->graph_path, ck->graph_hash, t->path,
+                           t->hash);
+    if (strcmp(ck->dims, t->dims) != 0)
+        return gx_diag_set(d, GX_ERR_INVALID, "%s: error: the checkpoint's dims (%s) differ from "
+                           "this run's (%s): use the same --batch, --bptt and data", ck->path,
+                           ck->dims, t->dims);
+    gx_status st = GX_OK;
+    char key[300];
+    for (int32_t i = 0; i < gx_optim_n_params(t->opt) && st == GX_OK; i++) {
+        gx_optim_param *p = gx_optim_param_at(t->opt, i);
+        snprintf(key, sizeof key, "param.%s", p->name);
+        st = restore(ck, key, (gx_dtype)p->dtype, p->n, p->data, d);
+        for (int w = 0; w < 2 && st == GX_OK; w++) {
+            const char *sn = gx_optim_state_name(t->opt, w);
+            if (sn == NULL) continue;
+            snprintf(key, sizeof key, "optim.%s.%s", p->name, sn);
+            st = restore(ck, key, (gx_dtype)p->dtype, p->n, w ? p->s2 : p->s1, d);
+        }
+    }
+    for (int32_t i = 0; i < t->n_slots && st == GX_OK; i++) {
+        slot *s = &t->slots[i];
+        if (s->kind != SLOT_STATE) continue;
+        snprintf(key, sizeof key, "state.%s", s->name);
+        st = restore(ck, key, s->info.dtype, gx_shape_numel(&s->info.shape), s->host, d);
+    }
+    if (st == GX_OK) {
+        const char *os = gx_st_meta(ck->file, "gexec.optim_steps");
+        gx_optim_set_steps(t->opt, os ? strtoll(os, NULL, 10) : ck->step);
+        t->step = ck->step;
+    }
+    return st;
+}
+
+gx_status gx_trainer_new(gx_registry *reg, const char *path, gx_ast_module *m,
+                         const char *graph_text, size_t graph_len, const gx_train_config *c,
+                         gx_trainer **out, gx_diag *d) {
+    *out = NULL;
+    gx_trainer *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        gx_ast_free(m);
+        return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    }
+    t->c = *c;
+    t->reg = reg;
+    t->val_loss = NAN;
+    t->path = gx_strdup(path);
+    t->text = malloc(graph_len + 1);
+    gx_status st = GX_OK;
+    if (t->path == NULL || t->text == NULL) st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    if (st == GX_OK) {
+        memcpy(t->text, graph_text, graph_len);
+        t->text[graph_len] = '\0';
+        t->text_len = graph_len;
+        gx_graph_hash(t->text, graph_len, t->hash);
+    }
+    if (st == GX_OK && c->resume) st = gx_checkpoint_read(c->resume, &t->resume, d);
+    if (st == GX_OK && t->resume) t->c.seed = t->resume->seed;
+    if (st == GX_OK) st = open_data(t, d);
+    if (st == GX_OK) st = build_graphs(t, m, d);
+    else gx_ast_free(m);
+    if (st == GX_OK) st = match_inputs(t, d);
+    if (st == GX_OK) {
+        find_metrics(t);
+        st = plan(t, d);
+    }
+    if (st == GX_OK) st = init_params(t, d);
+    if (st == GX_OK) {
+        t->n_batches = (int64_t)t->data->vt->n_batches(t->data, GX_SPLIT_TRAIN);
+        if (t->n_batches <= 0)
+            st = gx_diag_set(d, GX_ERR_INVALID, "%s: the data gives no training batch",
+                             t->data->source);
+        t->steps = t->c.steps > 0 ? t->c.steps : t->c.epochs * t->n_batches;
+        t->c.sched.total = t->steps;
+    }
+    if (st == GX_OK && t->resume) st = resume_from(t, d);
+    if (st != GX_OK) {
+        gx_trainer_free(t);
+        return st;
+    }
+    *out = t;
+    return GX_OK;
+}
+
+/* ---- running ---- */
+
+static gx_status write_params(gx_trainer *t, gx_exec *e, gx_graph *g, gx_diag *d) {
+    for (int32_t i = 0; i < g->n_params; i++) {
+        gx_optim_param *p = gx_optim_param_at(t->opt, i);
+        gx_status st = gx_exec_write(e, g->params[i].val, p->data,
+                                     (uint64_t)p->n * gx_dtype_size((gx_dtype)p->dtype), d);
+        if (st != GX_OK) return st;
+    }
+    return GX_OK;
+}
+
+/* zero the states of stream b (row b of every state), or of all streams when b < 0 */
+static void reset_states(gx_trainer *t, int64_t b) {
+    for (int32_t i = 0; i < t->n_slots; i++) {
+        slot *s = &t->slots[i];
+        if (s->kind != SLOT_STATE) continue;
+        if (b < 0 || s->info.shape.ndim == 0) {
+            memset(s->host, 0, s->bytes);
+            continue;
+        }
+        size_t row = s->bytes / (size_t)s->info.shape.dims[0];
+        if (b < s->info.shape.dims[0]) memset((char *)s->host + (size_t)b * row, 0, row);
+    }
+}
+
+static double read_scalar(gx_exec *e, const gx_graph *g, gx_val v, gx_diag *d, gx_status *st) {
+    if (*st != GX_OK) return NAN;
+    if (g->values[v].info.dtype == GX_DTYPE_F64) {
+        double x = NAN;
+        *st = gx_exec_read(e, v, &x, sizeof x, d);
+        return x;
+    }
+    float x = NAN;
+    *st = gx_exec_read(e, v, &x, sizeof x, d);
+    return x;
+}
+
+/* feed batch `index` of `split` and the states into plan e (training: eval = 0) */
+static gx_status feed(gx_trainer *t, gx_exec *e, int eval, gx_split split, uint64_t index,
+                      int64_t step, gx_diag *d) {
+    gx_status st = GX_OK;
+    for (int32_t i = 0; i < t->n_slots && st == GX_OK; i++) {
+        slot *s = &t->slots[i];
+        gx_val v = eval ? s->eval_val : s->val;
+        if (v == GX_VAL_NONE) continue;
+        if (s->kind == SLOT_DATA)
+            st = t->data->vt->fill(t->data, split, index, s->name, &s->info, s->host, d);
+        else if (s->kind == SLOT_RNG) {
+            int32_t key[2] = {(int32_t)(uint32_t)t->c.seed, (int32_t)(uint32_t)step};
+            memcpy(s->host, key, sizeof key);
+        }
+        if (st == GX_OK) st = gx_exec_write(e, v, s->host, s->bytes, d);
+    }
+    return st;
+}
+
+static gx_status read_states(gx_trainer *t, gx_exec *e, int eval, gx_diag *d) {
+    gx_status st = GX_OK;
+    for (int32_t i = 0; i < t->n_slots && st == GX_OK; i++) {
+        slot *s = &t->slots[i];
+        gx_val nv = eval ? s->eval_next : s->next;
+        if (s->kind == SLOT_STATE && nv != GX_VAL_NONE) st = gx_exec_read(e, nv, s->host, s->bytes, d);
+    }
+    return st;
+}
+
+/* mean loss and metrics over the validation batches, states carried like training */
+static gx_status validate(gx_trainer *t, gx_train_event *ev, gx_diag *d) {
+    int64_t nb = (int64_t)t->data->vt->n_batches(t->data, GX_SPLIT_VAL);
+    if (t->c.val_batches > 0 && nb > t->c.val_batches) nb = t->c.val_batches;
+    if (nb <= 0 || t->ge->loss == GX_VAL_NONE) return GX_OK;
+    /* the training states are kept aside: validation must not disturb the stream */
+    size_t total = 0;
+    for (int32_t i = 0; i < t->n_slots; i++) total += t->slots[i].kind == SLOT_STATE ? t->slots[i].bytes : 0;
+    char *saved = malloc(total + 1);
+    if (saved == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    for (int32_t i = 0, off = 0; i < t->n_slots; i++)
+        if (t->slots[i].kind == SLOT_STATE) {
+            memcpy(saved + off, t->slots[i].host, t->slots[i].bytes);
+            off += (int32_t)t->slots[i].bytes;
+        }
+    int stateful = t->data->vt->stateful(t->data);
+    gx_status st = write_params(t, t->ee, t->ge, d);
+    double loss = 0, metrics[GX_TRAIN_MAX_METRICS] = {0};
+    for (int64_t k = 0; k < nb && st == GX_OK; k++) {
+        if (!stateful || k == 0) reset_states(t, -1);
+        st = feed(t, t->ee, 1, GX_SPLIT_VAL, (uint64_t)k, t->step, d);
+        if (st == GX_OK) st = gx_exec_run(t->ee, d);
+        loss += read_scalar(t->ee, t->ge, t->ge->loss, d, &st);
+        for (int32_t m = 0; m < t->n_metrics; m++)
+            if (t->metric_eval[m] != GX_VAL_NONE)
+                metrics[m] += read_scalar(t->ee, t->ge, t->metric_eval[m], d, &st);
+        if (st == GX_OK) st = read_states(t, t->ee, 1, d);
+    }
+    for (int32_t i = 0, off = 0; i < t->n_slots; i++)
+        if (t->slots[i].kind == SLOT_STATE) {
+            memcpy(t->slots[i].host, saved + off, t->slots[i].bytes);
+            off += (int32_t)t->slots[i].bytes;
+        }
+    free(saved);
+    if (st != GX_OK) return st;
+    ev->kind = GX_TRAIN_VALID;
+    ev->loss = t->val_loss = loss / (double)nb;
+    ev->n_metrics = t->n_metrics;
+    for (int32_t m = 0; m < t->n_metrics; m++) {
+        ev->metric_names[m] = t->metric_name[m];
+        ev->metrics[m] = metrics[m] / (double)nb;
+    }
+    return GX_OK;
+}
+
+static gx_status save_checkpoint(gx_trainer *t, gx_diag *d) {
+    gx_st_writer *w = gx_st_writer_new();
+    if (w == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    gx_status st = GX_OK;
+    char key[300], num[64];
+    for (int32_t i = 0; i < gx_optim_n_params(t->opt) && st == GX_OK; i++) {
+        gx_optim_param *p = gx_optim_param_at(t->opt, i);
+        const gx_shape *shape = &t->g->values[t->g->params[i].val].info.shape;
+        snprintf(key, sizeof key, "param.%s", p->name);
+        st = gx_st_writer_add(w, key, (gx_dtype)p->dtype, shape, p->data, d);
+        for (int k = 0; k < 2 && st == GX_OK; k++) {
+            const char *sn = gx_optim_state_name(t->opt, k);
+            if (sn == NULL) continue;
+            snprintf(key, sizeof key, "optim.%s.%s", p->name, sn);
+            st = gx_st_writer_add(w, key, (gx_dtype)p->dtype, shape, k ? p->s2 : p->s1, d);
+        }
+    }
+    for (int32_t i = 0; i < t->n_slots && st == GX_OK; i++) {
+        slot *s = &t->slots[i];
+        if (s->kind != SLOT_STATE) continue;
+        snprintf(key, sizeof key, "state.%s", s->name);
+        st = gx_st_writer_add(w, key, s->info.dtype, &s->info.shape, s->host, d);
+    }
+    const gx_vocab *v = gx_data_vocab(t->data);
+    if (st == GX_OK && v && v->n > 0) {
+        int32_t *ids = malloc(sizeof(int32_t) * (size_t)v->n);
+        if (ids == NULL) st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+        for (int32_t i = 0; ids && i < v->n; i++) ids[i] = (int32_t)v->syms[i];
+        gx_shape sh = {.ndim = 1, .dims = {v->n}};
+        if (st == GX_OK) st = gx_st_writer_add(w, "vocab", GX_DTYPE_I32, &sh, ids, d);
+        free(ids);
+        if (st == GX_OK) st = gx_st_writer_meta(w, "gexec.vocab_bytes", v->bytes ? "1" : "0");
+    }
+    /* metadata: what the run is, so resume, sample and eval can check and rebuild it */
+    char plugins[2048] = "";
+    size_t len = 0;
+    for (int i = 0; i < gx_registry_n_plugins(t->reg) && len < sizeof plugins - 128; i++) {
+        const gx_plugin_rec *pr = gx_registry_plugin_at(t->reg, i);
+        len += (size_t)snprintf(plugins + len, sizeof plugins - len, "%s%s@%s", i ? "," : "",
+                                pr->name ? pr->name : "?", pr->version ? pr->version : "?");
+    }
+    const char *kv[][2] = {
+        {"gexec.format", "checkpoint-1"},
+        {"gexec.graph", t->g->name},
+        {"gexec.graph_path", t->path},
+        {"gexec.graph_text", t->text},
+        {"gexec.graph_hash", t->hash},
+        {"gexec.dims", t->dims},
+        {"gexec.plugins", plugins},
+        {"gexec.optimizer", gx_optim_name(t->c.optim.kind)},
+        {"gexec.data", t->data->source},
+    };
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0] && st == GX_OK; i++) st = gx_st_writer_meta(w, kv[i][0], kv[i][1]);
+    snprintf(num, sizeof num, "%lld", (long long)t->step);
+    if (st == GX_OK) st = gx_st_writer_meta(w, "gexec.step", num);
+    snprintf(num, sizeof num, "%lld", (long long)gx_optim_steps(t->opt));
+    if (st == GX_OK) st = gx_st_writer_meta(w, "gexec.optim_steps", num);
+    snprintf(num, sizeof num, "%llu", (unsigned long long)t->c.seed);
+    if (st == GX_OK) st = gx_st_writer_meta(w, "gexec.seed", num);
+    snprintf(num, sizeof num, "%.17g", t->c.val_frac);
+    if (st == GX_OK) st = gx_st_writer_meta(w, "gexec.val_frac", num);
+    if (st == GX_OK) st = gx_st_writer_save(w, t->c.checkpoint, d);
+    gx_st_writer_free(w);
+    return st;
+}
+
+/* One training step: batch t->step, forward and backward, clip, update. */
+static gx_status train_step(gx_trainer *t, gx_train_event *ev, gx_diag *d) {
+    int64_t k = t->step;
+    int stateful = t->data->vt->stateful(t->data);
+    if (!stateful || k % t->n_batches == 0) reset_states(t, -1);
+    gx_status st = write_params(t, t->e, t->g, d);
+    if (st == GX_OK) st = feed(t, t->e, 0, GX_SPLIT_TRAIN, (uint64_t)k, k, d);
+    if (st == GX_OK) st = gx_exec_run(t->e, d);
+    double loss = read_scalar(t->e, t->g, t->g->loss, d, &st);
+    for (int32_t i = 0; i < t->g->n_params && st == GX_OK; i++) {
+        gx_optim_param *p = gx_optim_param_at(t->opt, i);
+        st = gx_exec_read(t->e, t->grad_val[i], p->grad,
+                          (uint64_t)p->n * gx_dtype_size((gx_dtype)p->dtype), d);
+    }
+    if (st == GX_OK) st = read_states(t, t->e, 0, d);
+    for (int32_t m = 0; m < t->n_metrics; m++) ev->metrics[m] = read_scalar(t->e, t->g, t->metric_val[m], d, &st);
+    if (st != GX_OK) return st;
+    if (!isfinite(loss))
+        return gx_diag_set(d, GX_ERR_INVALID, "the loss is %g at step %lld: training diverged "
+                           "(try a lower --lr or --clip)", loss, (long long)k + 1);
+    double norm = gx_grad_global_norm(t->opt);
+    int clipped = 0;
+    if (t->c.clip > 0 && norm > t->c.clip) {
+        gx_grad_scale(t->opt, t->c.clip / (norm + 1e-6));
+        clipped = 1;
+    }
+    if (t->c.clip_value > 0) gx_grad_clamp(t->opt, t->c.clip_value);
+    double lr = gx_schedule_lr(&t->c.sched, t->c.optim.lr, k);
+    gx_optim_step(t->opt, lr);
+    t->step = k + 1;
+    ev->kind = GX_TRAIN_STEP;
+    ev->loss = loss;
+    ev->lr = lr;
+    ev->grad_norm = norm;
+    ev->clipped = clipped;
+    ev->n_metrics = t->n_metrics;
+    for (int32_t m = 0; m < t->n_metrics; m++) ev->metric_names[m] = t->metric_name[m];
+    return GX_OK;
+}
+
+static int64_t tokens_per_batch(const gx_trainer *t) {
+    /* the first data input's element count (tokens for text: B * T) */
+    for (int32_t i = 0; i < t->n_slots; i++)
+        if (t->slots[i].kind == SLOT_DATA) {
+            const gx_shape *s = &t->slots[i].info.shape;
+            return s->ndim >= 2 ? s->dims[0] * s->dims[1] : s->ndim == 1 ? s->dims[0] : 1;
+        }
+    return 1;
+}
+
+gx_status gx_trainer_run(gx_trainer *t, gx_train_report_fn report, void *user, gx_diag *d) {
+    char msg[1024];
+    gx_train_event ev = {.kind = GX_TRAIN_START, .step = t->step, .steps = t->steps};
+    int64_t n_params = 0;
+    for (int32_t i = 0; i < gx_optim_n_params(t->opt); i++) n_params += gx_optim_param_at(t->opt, i)->n;
+    snprintf(msg, sizeof msg, "%s: %lld params, %s, batch %lld, %lld batches per epoch, %lld "
+             "steps%s on %s (%s)", t->g->name, (long long)n_params, gx_optim_name(t->c.optim.kind),
+             (long long)t->c.batch, (long long)t->n_batches, (long long)t->steps,
+             t->resume ? " (resumed)" : "", gx_exec_backend_name(t->e), t->dims);
+    ev.message = msg;
+    if (report) report(user, &ev);
+    double t0 = now_s(), t_last = t0;
+    int64_t step_last = t->step, start = t->step;
+    int64_t tok = tokens_per_batch(t);
+    gx_status st = GX_OK;
+    while (t->step < t->steps && st == GX_OK) {
+        gx_train_event se = {0};
+        st = train_step(t, &se, d);
+        if (st != GX_OK) break;
+        double now = now_s();
+        se.step = t->step;
+        se.steps = t->steps;
+        se.epoch = (t->step - 1) / t->n_batches;
+        se.epoch_frac = (double)t->step / (double)t->n_batches;
+        se.elapsed_s = now - t0;
+        se.tokens_per_s = (double)(t->step - step_last) * (double)tok / (now - t_last + 1e-12);
+        se.eta_s = (double)(t->steps - t->step) * (now - t0) / (double)(t->step - start);
+        if (report) report(user, &se);
+        if (t->step % t->c.log_every == 0) {
+            t_last = now;
+            step_last = t->step;
+        }
+        int last = t->step == t->steps || t->stop;
+        if ((t->c.val_every > 0 && t->step % t->c.val_every == 0) || last) {
+            gx_train_event ve = se;
+            st = validate(t, &ve, d);
+            if (st == GX_OK && ve.kind == GX_TRAIN_VALID && report) report(user, &ve);
+        }
+        if (st == GX_OK && t->c.checkpoint &&
+            ((t->c.checkpoint_every > 0 && t->step % t->c.checkpoint_every == 0) || last)) {
+            st = save_checkpoint(t, d);
+            gx_train_event ce = se;
+            ce.kind = GX_TRAIN_CHECKPOINT;
+            ce.path = t->c.checkpoint;
+            if (st == GX_OK && report) report(user, &ce);
+        }
+        if (t->stop) break;
+    }
+    ev.kind = GX_TRAIN_DONE;
+    ev.step = t->step;
+    ev.elapsed_s = now_s() - t0;
+    ev.loss = t->val_loss;
+    if (st == GX_OK && report) report(user, &ev);
+    return st;
+}

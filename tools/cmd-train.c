@@ -1,0 +1,250 @@
+/*
+ * cmd-train.c: `gexec train`: settings (the graph's train block, then flags), the trainer,
+ * and its progress: one live line on a terminal, plain log lines otherwise.
+ */
+#define _POSIX_C_SOURCE 200809L   /* setenv, isatty */
+#include "cli.h"
+#include "train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int parse_num(const char *flag, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = s ? strtod(s, &end) : 0;
+    if (s == NULL || *s == '\0' || errno || *end || !(v >= lo && v <= hi)) {
+        cli_failf("gexec train: %s wants a number in [%g, %g], got '%s'", flag, lo, hi, s ? s : "");
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static int parse_count(const char *flag, const char *s, int64_t lo, int64_t *out) {
+    double v;
+    if (!parse_num(flag, s, (double)lo, 9.0e15, &v)) return 0;
+    if (v != floor(v)) {
+        cli_failf("gexec train: %s wants a whole number, got '%s'", flag, s);
+        return 0;
+    }
+    *out = (int64_t)v;
+    return 1;
+}
+
+/* flags override the graph's train block */
+static int apply_flags(const cli_opts *o, gx_train_config *c) {
+    int64_t i;
+    c->dims = o->dims;
+    c->n_dims = o->n_dims;
+    if (o->seed_given) c->seed = o->seed;
+    if (o->backend) c->backend = o->backend;
+    if (o->unroll == 1) c->unroll = 1;
+    /* the optimizer first: it resets its own defaults, which --lr etc. then override */
+    for (int k = 0; k < o->n_extra; k++)
+        if (strcmp(o->extra_name[k], "--optimizer") == 0) {
+            gx_optim_kind kind;
+            if (gx_optim_parse_kind(o->extra_val[k], &kind) != 0) {
+                cli_failf("gexec train: unknown optimizer '%s' (sgd, adam, adamw, rmsprop)",
+                          o->extra_val[k]);
+                return 0;
+            }
+            c->optim = gx_optim_defaults(kind);
+        }
+    for (int k = 0; k < o->n_extra; k++) {
+        const char *n = o->extra_name[k], *a = o->extra_val[k];
+        if (strcmp(n, "--data") == 0) c->data = a;
+        else if (strcmp(n, "--task") == 0) c->task = a;
+        else if (strcmp(n, "--steps") == 0) { if (!parse_count(n, a, 1, &c->steps)) return 0; }
+        else if (strcmp(n, "--epochs") == 0) { if (!parse_count(n, a, 1, &c->epochs)) return 0; }
+        else if (strcmp(n, "--batch") == 0) { if (!parse_count(n, a, 1, &c->batch)) return 0; }
+        else if (strcmp(n, "--bptt") == 0) { if (!parse_count(n, a, 1, &c->bptt)) return 0; }
+        else if (strcmp(n, "--lr") == 0) { if (!parse_num(n, a, 0, 1e6, &c->optim.lr)) return 0; }
+        else if (strcmp(n, "--momentum") == 0) { if (!parse_num(n, a, 0, 0.9999999, &c->optim.momentum)) return 0; }
+        else if (strcmp(n, "--nesterov") == 0) c->optim.nesterov = 1;
+        else if (strcmp(n, "--weight-decay") == 0) { if (!parse_num(n, a, 0, 1e6, &c->optim.weight_decay)) return 0; }
+        else if (strcmp(n, "--schedule") == 0) {
+            if (strcmp(a, "constant") == 0) c->sched.kind = GX_SCHED_CONSTANT;
+            else if (strcmp(a, "cosine") == 0) c->sched.kind = GX_SCHED_COSINE;
+            else if (strcmp(a, "step") == 0) c->sched.kind = GX_SCHED_STEP;
+            else {
+                cli_failf("gexec train: unknown schedule '%s' (constant, cosine, step)", a);
+                return 0;
+            }
+        } else if (strcmp(n, "--warmup") == 0) { if (!parse_count(n, a, 0, &c->sched.warmup)) return 0; }
+        else if (strcmp(n, "--step-every") == 0) { if (!parse_count(n, a, 1, &c->sched.every)) return 0; }
+        else if (strcmp(n, "--gamma") == 0) { if (!parse_num(n, a, 0, 1e6, &c->sched.gamma)) return 0; }
+        else if (strcmp(n, "--min-lr") == 0) { if (!parse_num(n, a, 0, 1e6, &c->sched.min_lr)) return 0; }
+        else if (strcmp(n, "--clip") == 0) { if (!parse_num(n, a, 0, 1e30, &c->clip)) return 0; }
+        else if (strcmp(n, "--clip-value") == 0) { if (!parse_num(n, a, 0, 1e30, &c->clip_value)) return 0; }
+        else if (strcmp(n, "--threads") == 0) {
+            if (!parse_count(n, a, 1, &i)) return 0;
+            c->threads = (int)i;
+        } else if (strcmp(n, "--val-every") == 0) { if (!parse_count(n, a, 0, &c->val_every)) return 0; }
+        else if (strcmp(n, "--val-batches") == 0) { if (!parse_count(n, a, 0, &c->val_batches)) return 0; }
+        else if (strcmp(n, "--val-frac") == 0) { if (!parse_num(n, a, 0, 0.9, &c->val_frac)) return 0; }
+        else if (strcmp(n, "--bytes") == 0) c->bytes = 1;
+        else if (strcmp(n, "--checkpoint") == 0) c->checkpoint = a;
+        else if (strcmp(n, "--checkpoint-every") == 0) { if (!parse_count(n, a, 0, &c->checkpoint_every)) return 0; }
+        else if (strcmp(n, "--resume") == 0) c->resume = a;
+        else if (strcmp(n, "--log-every") == 0) { if (!parse_count(n, a, 1, &c->log_every)) return 0; }
+    }
+    if (c->sched.kind == GX_SCHED_STEP && c->sched.every <= 0) {
+        cli_failf("gexec train: --schedule step needs --step-every N");
+        return 0;
+    }
+    if (c->optim.nesterov && c->optim.momentum <= 0) {
+        cli_failf("gexec train: --nesterov needs --momentum > 0");
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- progress ---- */
+
+typedef struct progress {
+    int  tty, quiet;
+    int64_t log_every;
+    int  line_open;     /* a live line is on screen */
+} progress;
+
+static void fmt_time(double s, char *buf, size_t n) {
+    if (!(s >= 0) || s > 1e7) {
+        snprintf(buf, n, "--");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else if (t >= 60) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(buf, n, "%lds", t);
+}
+
+static void metrics_text(const gx_train_event *e, char *buf, size_t n) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int32_t m = 0; m < e->n_metrics && len < n; m++)
+        len += (size_t)snprintf(buf + len, n - len, "  %s %.4f", e->metric_names[m], e->metrics[m]);
+}
+
+static void close_line(progress *p) {
+    if (p->line_open) {
+        fprintf(stderr, "\n");
+        p->line_open = 0;
+    }
+}
+
+static void report(void *user, const gx_train_event *e) {
+    progress *p = user;
+    char el[32], eta[32], mt[256];
+    switch (e->kind) {
+    case GX_TRAIN_START:
+        if (!p->quiet) fprintf(stderr, "gexec: training %s\n", e->message);
+        break;
+    case GX_TRAIN_STEP: {
+        if (p->quiet) break;
+        int show = p->tty || e->step % p->log_every == 0 || e->step == 1 || e->step == e->steps;
+        if (!show) break;
+        fmt_time(e->elapsed_s, el, sizeof el);
+        fmt_time(e->eta_s, eta, sizeof eta);
+        metrics_text(e, mt, sizeof mt);
+        if (p->tty) {
+            fprintf(stderr, "\r\033[Kstep %lld/%lld  epoch %.2f  loss %.4f%s  |g| %.3g%s  lr %.3g  "
+                    "%.0f tok/s  %s  eta %s", (long long)e->step, (long long)e->steps,
+                    e->epoch_frac, e->loss, mt, e->grad_norm, e->clipped ? " (clipped)" : "",
+                    e->lr, e->tokens_per_s, el, eta);
+            p->line_open = 1;
+        } else {
+            fprintf(stderr, "step %lld/%lld  epoch %.2f  loss %.4f%s  |g| %.3g%s  lr %.3g  "
+                    "%.0f tok/s  elapsed %s  eta %s\n", (long long)e->step, (long long)e->steps,
+                    e->epoch_frac, e->loss, mt, e->grad_norm, e->clipped ? " (clipped)" : "",
+                    e->lr, e->tokens_per_s, el, eta);
+        }
+        fflush(stderr);
+        break;
+    }
+    case GX_TRAIN_VALID:
+        if (p->quiet) break;
+        close_line(p);
+        metrics_text(e, mt, sizeof mt);
+        fprintf(stderr, "step %lld  validation loss %.4f (%.4f bits)%s\n", (long long)e->step,
+                e->loss, e->loss / log(2.0), mt);
+        break;
+    case GX_TRAIN_CHECKPOINT:
+        if (p->quiet) break;
+        close_line(p);
+        fprintf(stderr, "step %lld  checkpoint %s\n", (long long)e->step, e->path);
+        break;
+    case GX_TRAIN_DONE:
+        close_line(p);
+        fmt_time(e->elapsed_s, el, sizeof el);
+        if (isnan(e->loss))
+            fprintf(stderr, "gexec: done: %lld steps in %s\n", (long long)e->step, el);
+        else
+            fprintf(stderr, "gexec: done: %lld steps in %s, validation loss %.4f nats (%.4f bits)\n",
+                    (long long)e->step, el, e->loss, e->loss / log(2.0));
+        break;
+    }
+}
+
+static gx_trainer *volatile running;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    if (running) gx_trainer_request_stop(running);
+}
+
+int cmd_train(const cli_opts *o) {
+    gx_diag d;
+    gx_diag_init(&d);
+    gx_train_config c;
+    gx_train_config_defaults(&c);
+    char *src = NULL;
+    size_t n = 0;
+    gx_ast_module *m = NULL;
+    gx_status st = gx_read_file(o->graph, &src, &n, &d);
+    if (st == GX_OK) st = gx_parse(src, n, o->graph, &m, &d);
+    if (st == GX_OK) st = gx_train_config_from_module(m, &c, &d);
+    if (st != GX_OK) {
+        gx_ast_free(m);
+        free(src);
+        return cli_fail(&d);
+    }
+    if (!apply_flags(o, &c)) {
+        gx_ast_free(m);
+        free(src);
+        return 2;
+    }
+    /* OpenBLAS reads its thread count when the backend plugin loads it */
+    if (c.threads > 0) {
+        char num[16];
+        snprintf(num, sizeof num, "%d", c.threads);
+        setenv("OPENBLAS_NUM_THREADS", num, 1);
+    }
+    gx_registry *reg = cli_registry();
+    if (reg == NULL) {
+        gx_ast_free(m);
+        free(src);
+        return 1;
+    }
+    gx_trainer *t = NULL;
+    st = gx_trainer_new(reg, o->graph, m, src, n, &c, &t, &d);
+    free(src);
+    if (st == GX_OK) {
+        progress p = {.tty = isatty(2), .quiet = 0, .log_every = c.log_every};
+        for (int k = 0; k < o->n_extra; k++) p.quiet |= strcmp(o->extra_name[k], "--quiet") == 0;
+        running = t;
+        signal(SIGINT, on_sigint);
+        st = gx_trainer_run(t, report, &p, &d);
+        signal(SIGINT, SIG_DFL);
+        running = NULL;
+        close_line(&p);
+    }
+    int rc = st == GX_OK ? 0 : cli_fail(&d);
+    gx_trainer_free(t);
+    gx_registry_free(reg);
+    return rc;
+}
