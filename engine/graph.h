@@ -63,13 +63,15 @@ struct gx_loop {
 typedef enum gx_init_scheme {
     GX_INIT_ZEROS, GX_INIT_ONES, GX_INIT_CONSTANT, GX_INIT_NORMAL, GX_INIT_UNIFORM,
     GX_INIT_XAVIER, GX_INIT_XAVIER_NORMAL, GX_INIT_KAIMING, GX_INIT_KAIMING_NORMAL,
-    GX_INIT_ORTHOGONAL
+    GX_INIT_ORTHOGONAL,
+    GX_INIT_LSTM_BIAS          /* an LSTM bias [4*H]: zeros, the forget quarter (i, f, g, o) = a */
 } gx_init_scheme;
 
 typedef struct gx_init {
     gx_init_scheme scheme;
     double         a, b;       /* constant: value; normal: mean, std; uniform: low, high;
-                                  xavier*, orthogonal: gain; kaiming*: negative slope      */
+                                  xavier*, orthogonal: gain; kaiming*: negative slope;
+                                  lstm_bias: the forget-gate value                          */
 } gx_init;
 
 typedef struct gx_named {

@@ -53,7 +53,7 @@ uint64_t gx_hash_str(uint64_t h, const char *s) {
 const char *gx_init_name(gx_init_scheme s) {
     static const char *const names[] = {"zeros",  "ones",          "constant", "normal",
                                         "uniform", "xavier",       "xavier_normal", "kaiming",
-                                        "kaiming_normal", "orthogonal"};
+                                        "kaiming_normal", "orthogonal", "lstm_bias"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
 }
 
@@ -149,6 +149,14 @@ gx_status gx_init_fill(const gx_init *init, const gx_tensor_info *info, uint64_t
             int64_t cols = info->shape.dims[info->shape.ndim - 1];
             st = orthogonal(&r, n / cols, cols, init->a, v, d);
         }
+        break;
+    case GX_INIT_LSTM_BIAS: /* the forget gate starts open: Gers et al. 2000, Jozefowicz 2015 */
+        if (info->shape.ndim != 1 || info->shape.dims[0] % 4 != 0) {
+            st = gx_diag_set(d, GX_ERR_SHAPE, "lstm_bias init of '%s' needs a bias [4*H] (gates "
+                             "i, f, g, o)", name);
+            break;
+        }
+        for (int64_t i = 0; i < n; i++) v[i] = (i >= n / 4 && i < n / 2) ? init->a : 0.0;
         break;
     }
     if (st == GX_OK) {

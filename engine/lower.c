@@ -1055,6 +1055,7 @@ static const init_scheme init_schemes[] = {
     {"kaiming", GX_INIT_KAIMING, "a", NULL, 0, 0, 0},
     {"kaiming_normal", GX_INIT_KAIMING_NORMAL, "a", NULL, 0, 0, 0},
     {"orthogonal", GX_INIT_ORTHOGONAL, "gain", NULL, 1, 0, 0},
+    {"lstm_bias", GX_INIT_LSTM_BIAS, "forget", NULL, 1, 0, 0},
 };
 
 static gx_status eval_init(lower *L, scope *s, const gx_ast_stmt *st_, gx_init *out) {

@@ -155,7 +155,10 @@ static gx_status match_inputs(gx_trainer *t, gx_diag *d) {
         else if (provided >= 0) {
             s->kind = SLOT_DATA;
             gx_data_field f = ds->vt->field(ds, provided);
-            if (f.dtype != s->info.dtype)
+            /* an all-integer field (JSONL) also fills a float input */
+            int fits = f.dtype == s->info.dtype ||
+                       (f.dtype == GX_DTYPE_I32 && s->info.dtype != GX_DTYPE_I32);
+            if (!fits)
                 return gx_diag_at(d, GX_ERR_DTYPE, in->pos, "input '%s' is %s but the data (%s) "
                                   "gives %s", in->name, gx_dtype_name(s->info.dtype),
                                   ds->source, gx_dtype_name(f.dtype));

@@ -1,5 +1,5 @@
 /*
- * kernels-masks.c: cpu-scalar kernels of dropout, sequence_mask and argmax.
+ * kernels-masks.c: cpu-scalar kernels of dropout, sequence_mask, argmax and cast.
  *
  * dropout draws its mask with gx_random_u01 from the SDK, element by element, so every backend
  * (and the VJP, which redraws it) gets the same mask for the same (seed, step, key).
@@ -57,7 +57,18 @@ static gx_status argmax_run(const gx_kernel_args *a) {
     return GX_OK;
 }
 
+// y = x converted to y's dtype (cs_store truncates towards zero into i32)
+static gx_status cast_run(const gx_kernel_args *a) {
+    if (a->ith != 0) return GX_OK;
+    int64_t n = cs_numel(&a->inputs[0]);
+    for (int64_t i = 0; i < n; i++) cs_store(&a->outputs[0], i, cs_load(&a->inputs[0], i));
+    return GX_OK;
+}
+
 static const gx_kernel_desc cs_mask_kernels[] = {
+    CS_KERNEL("cast", cast_run, GX_DTYPE_F32),
+    CS_KERNEL("cast", cast_run, GX_DTYPE_F64),
+    CS_KERNEL("cast", cast_run, GX_DTYPE_I32),
     CS_KERNELS_FLOAT("dropout", dropout_run),
     CS_KERNELS_FLOAT("sequence_mask", sequence_mask_run),
     CS_KERNEL("argmax", argmax_run, GX_DTYPE_I32),

@@ -1,7 +1,8 @@
 /*
  * masks.c: schemas of the ops that make or apply masks: dropout (random, training only),
- * sequence_mask (per-sequence lengths to a [B, T] padding mask) and argmax (the index of the
- * largest value, for accuracy metrics and greedy decoding).
+ * sequence_mask (per-sequence lengths to a [B, T] padding mask), argmax (the index of the
+ * largest value, for accuracy metrics and greedy decoding) and cast (dtype conversion, e.g. an
+ * i32 comparison into a float mask).
  *
  * dropout is GX_OP_RANDOM: its mask is a pure function of (the run's random key, the call
  * site's key, the element index), so its VJP redraws the very same mask instead of saving it:
@@ -130,6 +131,47 @@ static const gx_op_example argmax_examples[] = {
     {.name = NULL},
 };
 
+// ---- cast ---------------------------------------------------------------------------------
+
+enum { CAST_DTYPE };
+
+static gx_status cast_infer(gx_infer_ctx *c) {
+    const char *op = "cast";
+    GX_TRY(core_check_inputs(c, op, 1, 1));
+    GX_TRY(core_check_attr(c, op, CAST_DTYPE, "dtype", GX_ATTR_DTYPE));
+    gx_dtype dt = (gx_dtype)c->attrs[CAST_DTYPE].i;
+    if (!core_dtype_valid(dt))
+        return gx_infer_fail(c, GX_ERR_DTYPE, op, "dtype must be f32, f64 or i32");
+    c->outputs[0].dtype = dt;
+    c->outputs[0].shape = c->inputs[0].shape;
+    return GX_OK;
+}
+
+/* float to float: the gradient is cast back; anything through i32 has none */
+static gx_status cast_vjp(gx_builder *b, const gx_vjp_args *a) {
+    gx_tensor_info in, out;
+    GX_TRY(core_info(b, a, a->inputs[0], &in));
+    GX_TRY(core_info(b, a, a->outputs[0], &out));
+    if (a->d_outputs[0] == GX_VAL_NONE || !core_dtype_float(in.dtype) || !core_dtype_float(out.dtype))
+        return GX_OK;
+    gx_attr_kv kv = {.name = "dtype", .value = {.type = GX_ATTR_DTYPE, .i = in.dtype}};
+    return core_emit1a(b, a, "cast", a->d_outputs[0], &kv, 1, &a->d_inputs[0]);
+}
+
+static const gx_attr_desc cast_attrs[] = {
+    CORE_ATTR_REQUIRED("dtype", GX_ATTR_DTYPE, "the dtype to convert to (i32 truncates)"),
+    CORE_ATTR_END,
+};
+
+#define CORE_KV_DTYPE(name_, v) { .name = (name_), .value = { .type = GX_ATTR_DTYPE, .i = (v) } }
+static const gx_op_example cast_examples[] = {
+    {.name = "f64 [3,4] to f32", .n_inputs = 1, .inputs = {CORE_EX_F64(-2, 2, 3, 4)},
+     .n_attrs = 1, .attrs = {CORE_KV_DTYPE("dtype", GX_DTYPE_F32)}},
+    {.name = "f64 [5] to f64", .n_inputs = 1, .inputs = {CORE_EX_F64(-2, 2, 5)},
+     .n_attrs = 1, .attrs = {CORE_KV_DTYPE("dtype", GX_DTYPE_F64)}},
+    {.name = NULL},
+};
+
 // ---- the table ----------------------------------------------------------------------------
 
 static const gx_op_desc mask_ops[] = {
@@ -148,6 +190,10 @@ static const gx_op_desc mask_ops[] = {
      .min_inputs = 1, .max_inputs = 1, .n_outputs = 1, .attrs = argmax_attrs,
      .nodiff_inputs = 0x1, .infer = argmax_infer, .examples = argmax_examples,
      .grad_exempt = "integer output: piecewise constant"},
+    {.size = sizeof(gx_op_desc), .name = "cast",
+     .doc = "convert to another dtype (float to i32 truncates towards zero)",
+     .min_inputs = 1, .max_inputs = 1, .n_outputs = 1, .attrs = cast_attrs,
+     .infer = cast_infer, .vjp = cast_vjp, .examples = cast_examples},
 };
 
 gx_status gx_core_register_masks(const gx_host_api *api, gx_host *host) {
