@@ -6,6 +6,7 @@
  */
 #include "exec.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,9 +109,9 @@ static uint64_t value_bytes(const gx_value *v) {
 /* A loop node's body gets its own plan on the same backend, producing per step the new
  * carries, the yields and the residuals. */
 static gx_status exec_plan(gx_graph *g, gx_backend *be, const gx_val *wanted, int32_t n_wanted,
-                           int strict, gx_exec **out, gx_diag *d);
+                           gx_exec **out, gx_diag *d);
 
-static gx_status plan_loop(gx_exec *e, step *sp, const gx_node *nd, int strict, gx_diag *d) {
+static gx_status plan_loop(gx_exec *e, step *sp, const gx_node *nd, gx_diag *d) {
     const gx_loop *l = nd->loop;
     for (int32_t k = 0; k < l->n_carry; k++)
         for (int32_t j = 0; j < l->n_carry; j++)
@@ -124,7 +125,7 @@ static gx_status plan_loop(gx_exec *e, step *sp, const gx_node *nd, int strict, 
     for (int32_t k = 0; k < l->n_carry; k++) wanted[w++] = l->carry_out[k];
     for (int32_t j = 0; j < l->n_yield; j++) wanted[w++] = l->yield_out[j];
     for (int32_t r = 0; r < l->n_res; r++) wanted[w++] = l->res_out[r];
-    gx_status st = exec_plan(l->body, e->backend, wanted, n, strict, &sp->body, d);
+    gx_status st = exec_plan(l->body, e->backend, wanted, n, &sp->body, d);
     free(wanted);
     return st;
 }
@@ -144,8 +145,11 @@ static const gx_kernel *fallback_kernel(gx_exec *e, const gx_node *nd, gx_dtype 
         kb = b;
     }
     if (k == NULL || gx_registry_backend_ctx(r, kb, kctx, d) != GX_OK) return NULL;
-    gx_registry_log(r, GX_LOG_WARN, "op '%s' (%s) has no kernel on '%s'; it runs on '%s'",
-                    nd->op->name, gx_dtype_name(dt), e->backend->name, kb->name);
+    char key[160];
+    snprintf(key, sizeof key, "fallback %s %s %s", nd->op->name, gx_dtype_name(dt), e->backend->name);
+    if (gx_registry_first_time(r, key))
+        gx_registry_log(r, GX_LOG_WARN, "op '%s' (%s) has no kernel on '%s'; it runs on '%s'",
+                        nd->op->name, gx_dtype_name(dt), e->backend->name, kb->name);
     return k;
 }
 
@@ -167,41 +171,45 @@ static gx_tensor make_tensor(const gx_exec *e, gx_val v, void *host_base) {
     return t;
 }
 
+/* the dtype of the graph's floating-point math: its first float param, else input, else value */
+static gx_dtype graph_float_dtype(const gx_graph *g) {
+    for (int32_t i = 0; i < g->n_params; i++)
+        if (g->values[g->params[i].val].info.dtype != GX_DTYPE_I32) return g->values[g->params[i].val].info.dtype;
+    for (int32_t v = 0; v < g->n_values; v++)
+        if (g->values[v].info.dtype != GX_DTYPE_I32) return g->values[v].info.dtype;
+    return GX_DTYPE_INVALID;
+}
+
+static int backend_has_dtype(gx_registry *r, const gx_backend *b, gx_dtype dt) {
+    for (int i = 0; i < gx_registry_n_kernels(r); i++) {
+        const gx_kernel *k = gx_registry_kernel_at(r, i);
+        if (k->desc.dtype == dt && strcmp(k->desc.backend, b->name) == 0) return 1;
+    }
+    return 0;
+}
+
 gx_status gx_exec_new(gx_graph *g, const char *backend_name, const gx_val *wanted,
                       int32_t n_wanted, gx_exec **out, gx_diag *d) {
     *out = NULL;
     if (backend_name == NULL) {
-        /* the best-scoring backend that has a kernel for every node (an f64 graph goes to
-         * cpu-scalar even where a faster f32 backend is loaded); else the best one, with
-         * fallbacks */
+        /* the best-scoring backend that computes in the graph's float dtype (an f64 graph goes
+         * to cpu-scalar even where a faster f32-only backend is loaded); an op it lacks falls
+         * back to another host-memory backend with a warning */
         gx_registry *r = g->reg;
-        int nb = gx_registry_n_backends(r);
-        unsigned char tried[256] = {0};
-        for (;;) {
-            gx_backend *best = NULL;
-            int best_i = -1;
-            int32_t best_score = 0;
-            for (int i = 0; i < nb && i < 256; i++) {
-                int32_t sc = tried[i] ? 0 : gx_registry_backend_score(r, gx_registry_backend_at(r, i));
-                if (sc > best_score) {
-                    best_score = sc;
-                    best = gx_registry_backend_at(r, i);
-                    best_i = i;
-                }
-            }
-            if (best == NULL) break;
-            tried[best_i] = 1;
-            gx_diag probe;
-            gx_diag_init(&probe);
-            gx_status st = exec_plan(g, best, wanted, n_wanted, 1, out, &probe);
-            if (st != GX_ERR_UNSUPPORTED) {
-                if (st != GX_OK && d) *d = probe;
-                return st;
+        gx_dtype dt = graph_float_dtype(g);
+        gx_backend *best = NULL;
+        int32_t best_score = 0;
+        for (int i = 0; i < gx_registry_n_backends(r); i++) {
+            gx_backend *b = gx_registry_backend_at(r, i);
+            int32_t sc = gx_registry_backend_score(r, b);
+            if (sc > best_score && (dt == GX_DTYPE_INVALID || backend_has_dtype(r, b, dt))) {
+                best_score = sc;
+                best = b;
             }
         }
-        gx_backend *be = gx_registry_default_backend(r);
-        if (be == NULL) return gx_diag_set(d, GX_ERR_NOT_FOUND, "no usable backend is loaded");
-        return exec_plan(g, be, wanted, n_wanted, 0, out, d);
+        if (best == NULL) best = gx_registry_default_backend(r);
+        if (best == NULL) return gx_diag_set(d, GX_ERR_NOT_FOUND, "no usable backend is loaded");
+        return exec_plan(g, best, wanted, n_wanted, out, d);
     }
     gx_backend *be = gx_registry_find_backend(g->reg, backend_name);
     if (be == NULL) {
@@ -215,13 +223,11 @@ gx_status gx_exec_new(gx_graph *g, const char *backend_name, const gx_val *wante
                            near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
         }
     }
-    return exec_plan(g, be, wanted, n_wanted, 0, out, d);
+    return exec_plan(g, be, wanted, n_wanted, out, d);
 }
 
-/* strict: a node without a kernel on `be` is an error (GX_ERR_UNSUPPORTED) instead of a
- * fallback to another host-memory backend's kernel */
 static gx_status exec_plan(gx_graph *g, gx_backend *be, const gx_val *wanted, int32_t n_wanted,
-                           int strict, gx_exec **out, gx_diag *d) {
+                           gx_exec **out, gx_diag *d) {
     *out = NULL;
     gx_exec *e = calloc(1, sizeof *e);
     if (e == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
@@ -280,7 +286,7 @@ static gx_status exec_plan(gx_graph *g, gx_backend *be, const gx_val *wanted, in
         e->steps[s].node = n;
         for (int32_t i = 0; i < nd->n_in; i++) last_use[nd->in[i]] = s;
         if (nd->loop) {
-            st = plan_loop(e, &e->steps[s], nd, strict, d);
+            st = plan_loop(e, &e->steps[s], nd, d);
             if (st != GX_OK) goto done;
             s++;
             continue;
@@ -288,7 +294,7 @@ static gx_status exec_plan(gx_graph *g, gx_backend *be, const gx_val *wanted, in
         gx_dtype dt = g->values[nd->out[0]].info.dtype;
         const gx_kernel *k = gx_registry_find_kernel(g->reg, nd->op->name, be->name, dt);
         e->steps[s].kctx = e->ctx;
-        if (k == NULL && !strict) k = fallback_kernel(e, nd, dt, &e->steps[s].kctx, d);
+        if (k == NULL) k = fallback_kernel(e, nd, dt, &e->steps[s].kctx, d);
         if (k == NULL) {
             st = gx_diag_at(d, GX_ERR_UNSUPPORTED, nd->pos, "no kernel for op '%s' (%s) on backend '%s'",
                             nd->op->name, gx_dtype_name(dt), be->name);

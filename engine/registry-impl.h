@@ -15,6 +15,8 @@ struct gx_registry {
     int32_t        n_backends, cap_backends;
     gx_log_fn      log;
     void          *log_user;
+    char         **once;          /* keys gx_registry_first_time has seen */
+    int32_t        n_once, cap_once;
 };
 
 /* remove everything plugin `plugin` registered (a failed entry) */

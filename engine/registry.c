@@ -54,11 +54,27 @@ void gx_registry_free(gx_registry *r) {
         free(r->plugins[i].name);
         free(r->plugins[i].version);
     }
+    for (int i = 0; i < r->n_once; i++) free(r->once[i]);
+    free(r->once);
     free(r->backends);
     free(r->kernels);
     free(r->ops);
     free(r->plugins);
     free(r);
+}
+
+int gx_registry_first_time(gx_registry *r, const char *key) {
+    for (int i = 0; i < r->n_once; i++)
+        if (strcmp(r->once[i], key) == 0) return 0;
+    char **p = gx_grow(r->once, &r->cap_once, r->n_once + 1, sizeof *p);
+    char *k = gx_strdup(key);
+    if (p == NULL || k == NULL) {
+        free(k);
+        return 1;   /* out of memory: say it again rather than never */
+    }
+    r->once = p;
+    r->once[r->n_once++] = k;
+    return 1;
 }
 
 void gx_registry_rollback(gx_registry *r, int plugin) {

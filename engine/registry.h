@@ -50,6 +50,8 @@ gx_registry *gx_registry_new(void);
 void         gx_registry_free(gx_registry *r);
 void         gx_registry_set_log(gx_registry *r, gx_log_fn fn, void *user);
 void         gx_registry_log(gx_registry *r, gx_log_level level, const char *fmt, ...) GX_PRINTF(3, 4);
+/* 1 the first time `key` is asked for in this registry, 0 after (one-time warnings) */
+int          gx_registry_first_time(gx_registry *r, const char *key);
 
 /* Load one plugin. A refusal (not a shared object, no entry point, other ABI, failing entry,
  * duplicate name) returns an error with one line in d naming the file and the reason; the

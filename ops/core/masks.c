@@ -164,10 +164,9 @@ static const gx_attr_desc cast_attrs[] = {
 };
 
 #define CORE_KV_DTYPE(name_, v) { .name = (name_), .value = { .type = GX_ATTR_DTYPE, .i = (v) } }
+/* f64 to f64 only: a narrowing cast's rounding would swamp the finite differences */
 static const gx_op_example cast_examples[] = {
-    {.name = "f64 [3,4] to f32", .n_inputs = 1, .inputs = {CORE_EX_F64(-2, 2, 3, 4)},
-     .n_attrs = 1, .attrs = {CORE_KV_DTYPE("dtype", GX_DTYPE_F32)}},
-    {.name = "f64 [5] to f64", .n_inputs = 1, .inputs = {CORE_EX_F64(-2, 2, 5)},
+    {.name = "[3,4] to f64", .n_inputs = 1, .inputs = {CORE_EX_F64(-2, 2, 3, 4)},
      .n_attrs = 1, .attrs = {CORE_KV_DTYPE("dtype", GX_DTYPE_F64)}},
     {.name = NULL},
 };
