@@ -353,7 +353,10 @@ static void test_builtins_via_load_default(void **state) {
     assert_int_equal(seen_core, 1);
     assert_int_equal(seen_cpu, 1);
     assert_builtins_intact(r);
-    gx_backend *b = gx_registry_find_backend(r, "cpu-scalar");
+    /* the default is the best-scoring backend: cpu-sleef (10) where it is built, cpu-scalar (1)
+     * otherwise */
+    gx_backend *b = gx_registry_find_backend(r, "cpu-sleef");
+    if (b == NULL) b = gx_registry_find_backend(r, "cpu-scalar");
     assert_ptr_equal(gx_registry_default_backend(r), b);
     for (int i = 0; i < gx_registry_n_plugins(r); i++)
         assert_non_null(strstr(gx_registry_plugin_at(r, i)->path, gx_registry_builtin_dir()));

@@ -1,0 +1,175 @@
+/*
+ * cpu-sleef.h: shared helpers of the cpu-sleef backend, the fast host-CPU backend.
+ *
+ * Same device model as cpu-scalar (host memory, synchronous), but f32 kernels built for speed:
+ * matrix products through OpenBLAS (cblas_sgemm), transcendental maps through SLEEF's vector
+ * functions, and the fused recurrent cells as two GEMMs plus one vector pass per batch row.
+ * Kernels exist for every (op, dtype) pair cpu-scalar has except f64: the float ops in f32, the
+ * byte-moving shape ops and `full` in f32 and i32.
+ *
+ * SIMD: the vector code lives in simd-template.h, compiled three times (simd-avx512.c with
+ * -mavx512f, simd-avx2.c with -mavx2 -mfma, simd-sse2.c with the x86-64 baseline) into three
+ * csl_simd tables. backend.c picks one when the plugin loads (__builtin_cpu_supports), so the
+ * plugin loads and runs on any x86-64; only the chosen table's code is ever executed. The rest
+ * of the plugin is compiled for the baseline and calls vector code through `csl_vec`.
+ *
+ * Rules every kernel follows: never allocate (scratch comes from the engine's workspace, see
+ * gx_kernel_desc.workspace), be deterministic (fixed summation orders; OpenBLAS with a fixed
+ * thread count gives the same result run after run), accumulate long sums in double, and do all
+ * the work when ith == 0 and nothing when ith > 0 (the executor calls with nth = 1 today).
+ */
+#ifndef GX_CPU_SLEEF_H
+#define GX_CPU_SLEEF_H
+
+#include <gexec/plugin-helpers.h>
+
+#include <stdint.h>
+
+#define CSL_BACKEND_NAME "cpu-sleef"
+
+// ---- the vector layer (simd-template.h) -------------------------------------------------------
+
+/* Vector routines over contiguous f32 arrays; every length may be any n >= 0 (tails are done
+ * with masked or padded vectors, so an element's result never depends on its position). The
+ * cell routines handle one batch row: gate blocks of H floats stacked as in the weights, biases
+ * NULL when the cell has none. Arrays passed as both input and output are updated in place. */
+typedef struct csl_simd {
+    const char *name;   /* "AVX-512", "AVX2", "SSE2" */
+    void (*tanh)(float *y, const float *x, int64_t n);
+    void (*sigmoid)(float *y, const float *x, int64_t n);
+    void (*exp)(float *y, const float *x, int64_t n);
+    void (*log)(float *y, const float *x, int64_t n);
+    /* sum of exp(x[i] - shift) in double; also stored to y[i] when y is not NULL */
+    double (*exp_shift_sum)(float *y, const float *x, float shift, int64_t n);
+
+    /* rnn: pre [H] (x W_ih^T + h W_hh^T, no bias) -> y = act(pre + b_ih + b_hh); y may be pre */
+    void (*rnn_fwd_row)(float *y, const float *pre, const float *b_ih, const float *b_hh,
+                        int64_t H, int relu);
+    /* rnn backward: pre [H] is replaced by dpre = dy * act'(pre + biases) */
+    void (*rnn_bwd_row)(float *pre, const float *b_ih, const float *b_hh, const float *dy,
+                        int64_t H, int relu);
+    /* lstm: g [4H] pre-activations (no bias); c [H] -> h_out, c_out [H] */
+    void (*lstm_fwd_row)(const float *g, const float *b_ih, const float *b_hh, const float *c,
+                         float *h_out, float *c_out, int64_t H);
+    /* lstm backward: g [4H] pre-activations are replaced by the gate gradients; dc [H] out */
+    void (*lstm_bwd_row)(float *g, const float *b_ih, const float *b_hh, const float *c,
+                         const float *dh_next, const float *dc_next, float *dc, int64_t H);
+    /* gru: gi = x W_ih^T, gh = h W_hh^T [3H] (no bias); h [H] -> y [H] */
+    void (*gru_fwd_row)(const float *gi, const float *gh, const float *b_ih, const float *b_hh,
+                        const float *h, float *y, int64_t H);
+    /* gru backward: gi, gh are replaced by their gradients; dh_direct [H] = dy * z */
+    void (*gru_bwd_row)(float *gi, float *gh, const float *b_ih, const float *b_hh,
+                        const float *h, const float *dy, float *dh_direct, int64_t H);
+    /* small products for csl_sgemm (same arguments; M, N, K > 0) */
+    void (*gemm_small)(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                       float *C, int64_t ldc);
+} csl_simd;
+
+extern const csl_simd csl_simd_avx512, csl_simd_avx2, csl_simd_sse2;
+
+/* The table in use: set once while the plugin loads (backend.c), read-only afterwards. */
+extern const csl_simd *csl_vec;
+
+// ---- tensors -----------------------------------------------------------------------------------
+
+static inline float *csl_f32(const gx_tensor *t) {
+    return (float *)t->data;
+}
+
+static inline int64_t csl_numel(const gx_tensor *t) {
+    return gx_shape_numel(&t->shape);
+}
+
+// a possibly negative axis (Python style) as an index in [0, ndim)
+static inline int32_t csl_axis(int64_t axis, int32_t ndim) {
+    return (int32_t)(axis < 0 ? axis + ndim : axis);
+}
+
+// product of dims[from..to), 1 when the range is empty (outer/inner sizes around an axis)
+static inline int64_t csl_dims_prod(const gx_shape *s, int32_t from, int32_t to) {
+    int64_t n = 1;
+    for (int32_t d = from; d < to; d++) n *= s->dims[d];
+    return n;
+}
+
+/* The kernel's workspace as a pointer to at least `bytes` bytes. The planner gives what the
+ * workspace callback asked for, so a shortfall means the caller skipped it: report it rather
+ * than write past the end. */
+gx_status csl_workspace(const gx_kernel_args *a, const char *op, uint64_t bytes, void **ws);
+
+// ---- strided iteration (strided.c) -------------------------------------------------------------
+
+/* Up to CSL_ITER_MAX operands walked in the row-major order of an output shape, each with its
+ * own element strides (0 along broadcast dims). Dims are coalesced where every operand allows
+ * it, so the innermost run is as long as possible. Use:
+ *     csl_iter it; csl_iter_broadcast(&it, &y->shape, shapes, n);
+ *     for (int64_t r = 0; r < it.runs; r++) { ...it.off[k], it.inner_stride[k], it.inner...;
+ *                                             csl_iter_next(&it); } */
+#define CSL_ITER_MAX 4
+
+typedef struct csl_iter {
+    int32_t n_ops;
+    int32_t nd;                                  /* coalesced rank, >= 1                   */
+    int64_t dims[GX_MAX_DIMS];
+    int64_t stride[CSL_ITER_MAX][GX_MAX_DIMS];
+    int64_t inner;                               /* dims[nd - 1]: length of one run         */
+    int64_t inner_stride[CSL_ITER_MAX];
+    int64_t runs;                                /* number of runs (0 when empty)            */
+    int64_t idx[GX_MAX_DIMS];                    /* odometer over dims[0 .. nd - 1)          */
+    int64_t off[CSL_ITER_MAX];                   /* element offset of the current run        */
+} csl_iter;
+
+/* Operand 0 is the output (contiguous, shape `out`); operands 1..n are inputs of `shapes`
+ * broadcast to it (NumPy rules). */
+void csl_iter_broadcast(csl_iter *it, const gx_shape *out, const gx_shape *const *shapes, int n);
+/* Two operands: the output y (contiguous) and a source with explicit element strides per dim
+ * of y (a permutation's view of x). */
+void csl_iter_strided(csl_iter *it, const gx_shape *out, const int64_t *src_stride);
+/* Start over at run 0 (csl_iter_* leave the iterator there). */
+void csl_iter_reset(csl_iter *it);
+
+static inline void csl_iter_next(csl_iter *it) {
+    for (int32_t d = it->nd - 2; d >= 0; d--) {
+        for (int32_t k = 0; k < it->n_ops; k++) it->off[k] += it->stride[k][d];
+        if (++it->idx[d] < it->dims[d]) return;
+        for (int32_t k = 0; k < it->n_ops; k++) it->off[k] -= it->stride[k][d] * it->dims[d];
+        it->idx[d] = 0;
+    }
+}
+
+// ---- BLAS (kernels-matmul.c) -------------------------------------------------------------------
+
+/* C = alpha op(A) op(B) + beta C, row-major, op = transpose when trans_* is set; A is M x K
+ * after op, B is K x N after op. Handles empty sizes (K = 0 scales C by beta) and refuses sizes
+ * beyond OpenBLAS's 32-bit integers with set_error. Products of at most CSL_SMALL_GEMM
+ * multiply-adds run in csl_vec->gemm_small instead of OpenBLAS (see kernels-matmul.c). */
+#define CSL_SMALL_GEMM 1000000
+gx_status csl_sgemm(const gx_kernel_args *a, const char *op, int trans_a, int trans_b,
+                    int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                    const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+/* OpenBLAS's configuration line, for describe() */
+const char *csl_blas_config(void);
+
+// ---- registration ------------------------------------------------------------------------------
+
+#define CSL_KERNEL(opname, fn, dt) \
+    { .size = sizeof(gx_kernel_desc), .op = (opname), .backend = CSL_BACKEND_NAME, \
+      .dtype = (dt), .run = (fn) }
+#define CSL_KERNEL_WS(opname, fn, dt, ws) \
+    { .size = sizeof(gx_kernel_desc), .op = (opname), .backend = CSL_BACKEND_NAME, \
+      .dtype = (dt), .run = (fn), .workspace = (ws) }
+#define CSL_F32(opname, fn)        CSL_KERNEL(opname, fn, GX_DTYPE_F32)
+#define CSL_F32_WS(opname, fn, ws) CSL_KERNEL_WS(opname, fn, GX_DTYPE_F32, ws)
+
+// one per kernel file; each registers that file's kernel table
+gx_status csl_register_elementwise(const gx_host_api *api, gx_host *host);
+gx_status csl_register_matmul(const gx_host_api *api, gx_host *host);
+gx_status csl_register_shape(const gx_host_api *api, gx_host *host);
+gx_status csl_register_reduce(const gx_host_api *api, gx_host *host);
+gx_status csl_register_nn(const gx_host_api *api, gx_host *host);
+gx_status csl_register_rnn(const gx_host_api *api, gx_host *host);
+gx_status csl_register_masks(const gx_host_api *api, gx_host *host);
+
+#endif /* GX_CPU_SLEEF_H */
