@@ -5,7 +5,9 @@
  *           over a gap: tokens = s_1..s_L, gap-1 blanks, the go marker, L blanks; targets = -1
  *           (ignored) except the last L positions, which hold s_1..s_L; mask = 1 there.
  *           Ids: 0 blank, 1..K symbols, K+1 go. T = 2L + gap, V = K + 2.
- *   parity  the XOR of `length` random bits, seen one per step (many-to-one). I = 1.
+ *   parity  temporal parity: `length` random bits, one per step; targets[t] = XOR of bits 0..t
+ *           (the running parity, a target at every step), label = XOR of all bits (the
+ *           many-to-one form: targets' last step). I = 1.
  *   adding  (Hochreiter & Schmidhuber 1997) channel 0 uniform [0, 1), channel 1 marks one step
  *           in the first half and one in the second; y = the sum of the two marked values. I = 2.
  *
@@ -62,7 +64,8 @@ typedef struct task_field_def {
 static const task_field_def task_fields[][3] = {
     [TASK_COPY] = {{"tokens", GX_DTYPE_I32, 2, 1}, {"targets", GX_DTYPE_I32, 2, 1},
                    {"mask", GX_DTYPE_F32, 2, 1}},
-    [TASK_PARITY] = {{"x", GX_DTYPE_F32, 3, 1}, {"label", GX_DTYPE_I32, 1, 1}, {NULL, 0, 0, 0}},
+    [TASK_PARITY] = {{"x", GX_DTYPE_F32, 3, 1}, {"label", GX_DTYPE_I32, 1, 1},
+                     {"targets", GX_DTYPE_I32, 2, 1}},
     [TASK_ADDING] = {{"x", GX_DTYPE_F32, 3, 2}, {"y", GX_DTYPE_F32, 1, 1}, {NULL, 0, 0, 0}},
 };
 
@@ -114,6 +117,7 @@ static void gen_parity(const task_ds *t, uint64_t key, int which, void *dst, gx_
         uint64_t bit = draw(key, (uint64_t)p) >> 63;
         x ^= bit;
         if (which == 0) gx_data_store(dst, dt, (size_t)(b * t->T + p), (double)bit);
+        if (which == 2) gx_data_store(dst, dt, (size_t)(b * t->T + p), (double)x);
     }
     if (which == 1) gx_data_store(dst, dt, (size_t)b, (double)x);
 }
@@ -150,7 +154,7 @@ static gx_dim_binding task_bind(const gx_dataset *ds, int32_t i) {
 }
 
 static int32_t task_n_fields(const gx_dataset *ds) {
-    return ((const task_ds *)ds)->kind == TASK_COPY ? 3 : 2;
+    return ((const task_ds *)ds)->kind == TASK_ADDING ? 2 : 3;
 }
 
 static gx_data_field task_field(const gx_dataset *ds, int32_t i) {

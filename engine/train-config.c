@@ -10,8 +10,8 @@
 void gx_train_config_defaults(gx_train_config *c) {
     memset(c, 0, sizeof *c);
     c->epochs = 1;
-    c->batch = 32;
-    c->bptt = 64;
+    c->batch = 0;   /* unset: the graph's `dim B = N`, else 32 */
+    c->bptt = 0;    /* unset: the graph's `dim T = N`, else 64 */
     c->optim = gx_optim_defaults(GX_OPT_ADAM);
     c->sched.kind = GX_SCHED_CONSTANT;
     c->sched.gamma = 0.1;

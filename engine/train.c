@@ -104,6 +104,17 @@ static int module_has_dim(const gx_ast_module *m, const char *name) {
     return 0;
 }
 
+/* the value of `dim NAME = <integer>` in the module, or dflt */
+static int64_t module_dim_value(const gx_ast_module *m, const char *name, int64_t dflt) {
+    for (int s = 0; s < m->n_stmts; s++) {
+        const gx_ast_stmt *st = m->stmts[s];
+        if (st->kind == GX_STMT_DIM && strcmp(st->name, name) == 0 && st->value &&
+            st->value->kind == GX_EXPR_NUMBER && st->value->is_int && st->value->ival > 0)
+            return st->value->ival;
+    }
+    return dflt;
+}
+
 static gx_status add_bind(gx_dim_binding *b, int *n, int max, const gx_ast_module *m,
                           const char *name, int64_t v) {
     if (!module_has_dim(m, name)) return GX_OK;
@@ -382,6 +393,8 @@ gx_status gx_trainer_new(gx_registry *reg, const char *path, gx_ast_module *m,
         t->text_len = graph_len;
         gx_graph_hash(t->text, graph_len, t->hash);
     }
+    if (t->c.batch <= 0) t->c.batch = module_dim_value(m, "B", 32);
+    if (t->c.bptt <= 0) t->c.bptt = module_dim_value(m, "T", 64);
     if (st == GX_OK && c->resume) st = gx_checkpoint_read(c->resume, &t->resume, d);
     if (st == GX_OK && t->resume) t->c.seed = t->resume->seed;
     if (st == GX_OK) st = open_data(t, d);

@@ -23,7 +23,7 @@
 typedef struct gx_train_config {
     int64_t         steps;            /* total steps; 0: from epochs                        */
     int64_t         epochs;           /* used when steps is 0; default 1                     */
-    int64_t         batch, bptt;
+    int64_t         batch, bptt;      /* 0: the graph's dims B and T (else 32 and 64)        */
     gx_optim_config optim;
     double          clip;             /* global-norm clipping; 0: off                        */
     double          clip_value;       /* element clipping; 0: off                            */
