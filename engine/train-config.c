@@ -247,6 +247,15 @@ gx_status gx_train_config_from_module(const gx_ast_module *m, gx_train_config *c
             if ((pass == 0) != (strcmp(key, "optimizer") == 0)) continue;
             gx_status st = apply(key, block->values[k], c, d);
             if (st != GX_OK) return st;
+            /* a data path in the graph is relative to the graph file, like an import */
+            if (strcmp(key, "data") == 0 && c->data[0] != '/' && strchr(m->file, '/')) {
+                size_t dl = (size_t)(strrchr(m->file, '/') - m->file) + 1, fl = strlen(c->data);
+                char *p = gx_arena_alloc((gx_arena *)&m->arena, dl + fl + 1);
+                if (p == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+                memcpy(p, m->file, dl);
+                memcpy(p + dl, c->data, fl + 1);
+                c->data = p;
+            }
         }
     return GX_OK;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tools/bootstrap.sh: the README's two commands.
-#   tools/bootstrap.sh demo   install what is missing, build, run the example graphs
+#   tools/bootstrap.sh demo   install what is missing, build, train char_lstm on Tiny Shakespeare, sample
 #   tools/bootstrap.sh test   install what is missing, build, run the whole test suite twice:
 #                             as built (warnings are errors) and with ASan + UBSan
 # Packages are installed with apt-get only when dpkg says they are missing.
@@ -36,23 +36,16 @@ build() { # build DIR [cmake args...]
     cmake --build "$dir" -j "$jobs"
 }
 
-demo_out=""
 demo() {
     local b="$here/build"
-    demo_out=$(mktemp -d)
-    # global, not local: the EXIT trap runs after demo() has returned
-    trap 'rm -rf "$demo_out"' EXIT
-    local out=$demo_out
-    echo "== gexec check graphs/rnn.graph"
-    "$b/bin/gexec" check "$here/graphs/rnn.graph"
-    echo "== gexec init + grad: a 3-step RNN classifier, forward and backward on cpu-scalar"
-    "$b/bin/gexec" init "$here/graphs/rnn.graph" --seed 1 --out "$out/params.safetensors"
-    "$b/bin/gexec" grad "$here/graphs/rnn.graph" --params "$out/params.safetensors" \
-        --inputs "$here/graphs/data/rnn-inputs.safetensors" --out "$out/grads.safetensors"
-    echo "== gexec run: the MLP"
-    "$b/bin/gexec" init "$here/graphs/mlp.graph" --seed 1 --out "$out/mlp-params.safetensors"
-    "$b/bin/gexec" run "$here/graphs/mlp.graph" --params "$out/mlp-params.safetensors" \
-        --inputs "$here/graphs/data/mlp-inputs.safetensors" --out "$out/mlp-out.safetensors"
+    # the main job: a character LSTM on Tiny Shakespeare with the graph's own recipe, then a
+    # sample from the checkpoint it wrote
+    echo "== gexec train graphs/char_lstm.graph (Tiny Shakespeare; a few minutes on 2 cores)"
+    "$b/bin/gexec" train "$here/graphs/char_lstm.graph" \
+        --data "$here/graphs/data/tinyshakespeare.txt" --checkpoint "$b/char_lstm.ckpt"
+    echo "== gexec sample build/char_lstm.ckpt --prime \"ROMEO:\""
+    "$b/bin/gexec" sample "$b/char_lstm.ckpt" --prime "ROMEO:" --length 400 --temperature 0.8 \
+        --seed 1
 }
 
 run_tests() { # run_tests DIR
