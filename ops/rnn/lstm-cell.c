@@ -38,11 +38,8 @@ static gx_status lstm_cell_vjp(gx_builder *b, const gx_vjp_args *a) {
 // ---- examples -----------------------------------------------------------------------------
 
 /* B = 2, I = 3, H = 4 unless named otherwise; every value in [-1, 1]. With its biases the cell
- * takes 7 inputs, one more than an example holds in ABI 1 (GX_MAX_EXAMPLE_INPUTS = 6), so the
- * cases with biases compile in only where the SDK allows 7; until then the gradient check covers
- * the bias-free form, and db_ih = db_hh = the batch sum of the same gate gradients that dW_ih
- * and dW_hh are built from (the shared tail of the backward kernels, checked with biases through
- * rnn_cell and gru_cell). */
+ * takes 7 inputs; the SDK's GX_MAX_EXAMPLE_INPUTS is 8, so the cases with biases are checked.
+ * The guard keeps the file compiling against an SDK that allowed fewer. */
 static const gx_op_example lstm_cell_examples[] = {
 #if GX_MAX_EXAMPLE_INPUTS >= 7
     {.name = "B=2 I=3 H=4", .n_inputs = 7,
