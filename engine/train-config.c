@@ -122,7 +122,7 @@ static gx_status parse_optimizer(const gx_ast_expr *x, gx_optim_config *o, gx_di
         for (int j = 0; j < 9; j++)
             if (strcmp(k, keys[j]) == 0) idx = j;
         if (idx < 0) return unknown_arg(&args[i], name, keys, 9, d);
-        st = want_number(args[i].value, k, 0.0, idx == 0 ? 1e6 : 1e6, &v, d);
+        st = want_number(args[i].value, k, 0.0, 1e6, &v, d);
         if (st != GX_OK) return st;
         switch (idx) {
         case 0: o->lr = v; break;

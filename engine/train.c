@@ -56,6 +56,7 @@ struct gx_trainer {
     int32_t         n_metrics;
     int64_t         step, steps, n_batches;
     double          val_loss;
+    char           *saved_states;    /* validation keeps the training states here          */
     volatile int    stop;
     gx_checkpoint  *resume;
 };
@@ -77,6 +78,7 @@ void gx_trainer_free(gx_trainer *t) {
     if (t == NULL) return;
     for (int32_t i = 0; t->slots && i < t->n_slots; i++) free(t->slots[i].host);
     free(t->slots);
+    free(t->saved_states);
     if (t->opt) {
         for (int32_t i = 0; i < gx_optim_n_params(t->opt); i++) {
             free(gx_optim_param_at(t->opt, i)->data);
@@ -186,6 +188,11 @@ static gx_status match_inputs(gx_trainer *t, gx_diag *d) {
         s->host = calloc(1, s->bytes + 8);
         if (s->host == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     }
+    size_t state_bytes = 0;
+    for (int32_t i = 0; i < t->n_slots; i++)
+        if (t->slots[i].kind == SLOT_STATE) state_bytes += t->slots[i].bytes;
+    t->saved_states = malloc(state_bytes + 1);
+    if (t->saved_states == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     return GX_OK;
 }
 
@@ -490,21 +497,25 @@ static gx_status read_states(gx_trainer *t, gx_exec *e, int eval, gx_diag *d) {
     return st;
 }
 
+/* copy every state into t->saved_states (save = 1) or back out of it (save = 0) */
+static void swap_saved_states(gx_trainer *t, int save) {
+    size_t off = 0;
+    for (int32_t i = 0; i < t->n_slots; i++)
+        if (t->slots[i].kind == SLOT_STATE) {
+            char *kept = t->saved_states + off;
+            if (save) memcpy(kept, t->slots[i].host, t->slots[i].bytes);
+            else memcpy(t->slots[i].host, kept, t->slots[i].bytes);
+            off += t->slots[i].bytes;
+        }
+}
+
 /* mean loss and metrics over the validation batches, states carried like training */
 static gx_status validate(gx_trainer *t, gx_train_event *ev, gx_diag *d) {
     int64_t nb = (int64_t)t->data->vt->n_batches(t->data, GX_SPLIT_VAL);
     if (t->c.val_batches > 0 && nb > t->c.val_batches) nb = t->c.val_batches;
     if (nb <= 0 || t->ge->loss == GX_VAL_NONE) return GX_OK;
     /* the training states are kept aside: validation must not disturb the stream */
-    size_t total = 0;
-    for (int32_t i = 0; i < t->n_slots; i++) total += t->slots[i].kind == SLOT_STATE ? t->slots[i].bytes : 0;
-    char *saved = malloc(total + 1);
-    if (saved == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
-    for (int32_t i = 0, off = 0; i < t->n_slots; i++)
-        if (t->slots[i].kind == SLOT_STATE) {
-            memcpy(saved + off, t->slots[i].host, t->slots[i].bytes);
-            off += (int32_t)t->slots[i].bytes;
-        }
+    swap_saved_states(t, 1);
     int stateful = t->data->vt->stateful(t->data);
     gx_status st = write_params(t, t->ee, t->ge, d);
     double loss = 0, metrics[GX_TRAIN_MAX_METRICS] = {0};
@@ -518,12 +529,7 @@ static gx_status validate(gx_trainer *t, gx_train_event *ev, gx_diag *d) {
                 metrics[m] += read_scalar(t->ee, t->ge, t->metric_eval[m], d, &st);
         if (st == GX_OK) st = read_states(t, t->ee, 1, d);
     }
-    for (int32_t i = 0, off = 0; i < t->n_slots; i++)
-        if (t->slots[i].kind == SLOT_STATE) {
-            memcpy(t->slots[i].host, saved + off, t->slots[i].bytes);
-            off += (int32_t)t->slots[i].bytes;
-        }
-    free(saved);
+    swap_saved_states(t, 0);
     if (st != GX_OK) return st;
     ev->kind = GX_TRAIN_VALID;
     ev->loss = t->val_loss = loss / (double)nb;

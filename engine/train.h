@@ -95,7 +95,7 @@ gx_status gx_trainer_run(gx_trainer *t, gx_train_report_fn report, void *user, g
 /* Ask a running trainer to stop after the current step (and write its checkpoint). */
 void      gx_trainer_request_stop(gx_trainer *t);
 void      gx_trainer_free(gx_trainer *t);
-/* After a run: the final validation loss (NAN when there was none) and the params' values. */
+/* After a run: the last validation loss (NAN when there was none). */
 double    gx_trainer_val_loss(const gx_trainer *t);
 
 /* ---- checkpoints (checkpoint.c) ---- */

@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 #include "data.h"
+#include "init.h"
 #include "train.h"
 
 #include <errno.h>
@@ -126,16 +127,9 @@ static int32_t input_index(const gx_graph *g, const char *name) {
 
 /* ---- sample ---- */
 
-static uint64_t next_u64(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* draw from softmax(logits / temperature) over the top_k largest (0: all) */
 static int32_t draw(const float *logits, int32_t V, double temperature, int32_t top_k,
-                    double *p, uint64_t *rng) {
+                    double *p, gx_rng *rng) {
     double mx = -INFINITY;
     for (int32_t i = 0; i < V; i++) mx = fmax(mx, logits[i]);
     double cut = -INFINITY;
@@ -152,7 +146,7 @@ static int32_t draw(const float *logits, int32_t V, double temperature, int32_t 
         p[i] = logits[i] >= cut ? exp((logits[i] - mx) / temperature) : 0.0;
         sum += p[i];
     }
-    double u = (double)(next_u64(rng) >> 11) * (1.0 / 9007199254740992.0) * sum;
+    double u = gx_rng_uniform(rng) * sum;
     for (int32_t i = 0; i < V; i++) {
         u -= p[i];
         if (u < 0) return i;
@@ -214,7 +208,8 @@ int cmd_sample(const cli_opts *o) {
         if (!logits || !p) st = gx_diag_set(&d, GX_ERR_NOMEM, "out of memory");
     }
     if (st == GX_OK && prime) fputs(prime, stdout);
-    uint64_t rng = o->seed ^ 0x5DEECE66Dull;
+    gx_rng rng;
+    gx_rng_seed(&rng, o->seed);
     for (size_t i = 0; st == GX_OK && i < n_ids; i++) {
         *(int32_t *)m.feed[tok] = ids[i];
         st = model_run(&m, &d);

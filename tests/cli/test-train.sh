@@ -12,6 +12,8 @@
 
 set -u
 
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
 GEXEC=${1:?usage: test-train.sh PATH/TO/gexec}
 SRC=${GEXEC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 GEXEC=$(cd "$(dirname "$GEXEC")" && pwd)/$(basename "$GEXEC")
@@ -20,59 +22,9 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/gexec-train.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
 
-export GEXEC_PLUGIN_PATH=
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=199"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=199"
-
-PASS=0
-FAIL=0
 RUN_TIMEOUT=120
-
-pass() { PASS=$((PASS + 1)); }
-fail() {
-    FAIL=$((FAIL + 1))
-    echo "FAIL: $*"
-}
-run() {
-    timeout "$RUN_TIMEOUT" "$@" >"$T/out" 2>"$T/err"
-    RC=$?
-}
-show_output() {
-    sed 's/^/    stdout: /' "$T/out" | head -n 5
-    sed 's/^/    stderr: /' "$T/err" | tail -n 5
-}
-expect_ok() {
-    run "$@"
-    if [ "$RC" -eq 0 ]; then pass; else
-        fail "expected success (got $RC): $*"
-        show_output
-    fi
-}
-# expect_fail SUBSTRING CMD...: status 1 or 2, one line on stderr containing SUBSTRING
-expect_fail() {
-    local want=$1
-    shift
-    run "$@"
-    local lines
-    lines=$(wc -l <"$T/err")
-    if [ "$RC" -ne 1 ] && [ "$RC" -ne 2 ]; then
-        fail "expected exit status 1 or 2 (got $RC): $*"
-        show_output
-    elif [ "$lines" -ne 1 ]; then
-        fail "expected exactly one line on stderr (got $lines): $*"
-        show_output
-    elif ! grep -qF -- "$want" "$T/err"; then
-        fail "stderr lacks '$want': $*"
-        show_output
-    else
-        pass
-    fi
-}
-check() {
-    local what=$1
-    shift
-    if "$@"; then pass; else fail "$what"; fi
-}
+# shellcheck source=harness.sh
+. "$HERE/harness.sh"
 
 # a small corpus and small models, on the reference backend (bit-exact across runs)
 head -c 30000 "$SRC/graphs/data/tinyshakespeare.txt" >"$T/text.txt" 2>/dev/null ||

@@ -41,28 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- counting allocations: the executable's malloc interposes libc's for every library ---- */
-#if !defined(__SANITIZE_ADDRESS__)
-#define GX_COUNT_MALLOC 1
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-/* volatile: gcc assumes the builtin malloc touches no globals and would cache the count */
-static volatile long n_allocs;
-/* default visibility: the build hides symbols, and a hidden malloc interposes nothing */
-__attribute__((visibility("default"))) void *malloc(size_t n) {
-    n_allocs++;
-    return __libc_malloc(n);
-}
-__attribute__((visibility("default"))) void *calloc(size_t a, size_t b) {
-    n_allocs++;
-    return __libc_calloc(a, b);
-}
-__attribute__((visibility("default"))) void *realloc(void *p, size_t n) {
-    n_allocs++;
-    return __libc_realloc(p, n);
-}
-#endif
+/* counting allocations: a planned graph must run without any */
+#include "count-malloc.h"
 
 #define REF       "cpu-scalar"
 #define ABS_TOL   1e-5
