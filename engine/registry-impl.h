@@ -17,6 +17,7 @@ struct gx_registry {
     void          *log_user;
     char         **once;          /* keys gx_registry_first_time has seen */
     int32_t        n_once, cap_once;
+    int32_t        threads;       /* GX_EXT_THREADS: 0 = each backend's default */
 };
 
 /* remove everything plugin `plugin` registered (a failed entry) */

@@ -274,9 +274,13 @@ static void host_free(gx_host *h, void *p) {
 }
 
 static const void *host_get_extension(gx_host *h, const char *id) {
-    (void)h;
-    (void)id;
-    return NULL; /* none yet */
+    if (id != NULL && h != NULL && h->reg != NULL && strcmp(id, GX_EXT_THREADS) == 0)
+        return &h->reg->threads;
+    return NULL;
+}
+
+void gx_registry_set_threads(gx_registry *r, int32_t threads) {
+    r->threads = threads > 0 ? threads : 0;
 }
 
 static const gx_host_api host_api = {

@@ -50,6 +50,9 @@ gx_registry *gx_registry_new(void);
 void         gx_registry_free(gx_registry *r);
 void         gx_registry_set_log(gx_registry *r, gx_log_fn fn, void *user);
 void         gx_registry_log(gx_registry *r, gx_log_level level, const char *fmt, ...) GX_PRINTF(3, 4);
+/* The worker threads CPU backends should use (GX_EXT_THREADS); 0, the default, lets each
+ * backend pick (all cores). Set it before the first plan: a backend reads it when it starts. */
+void         gx_registry_set_threads(gx_registry *r, int32_t threads);
 /* 1 the first time `key` is asked for in this registry, 0 after (one-time warnings) */
 int          gx_registry_first_time(gx_registry *r, const char *key);
 

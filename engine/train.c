@@ -400,6 +400,7 @@ gx_status gx_trainer_new(gx_registry *reg, const char *path, gx_ast_module *m,
         t->text_len = graph_len;
         gx_graph_hash(t->text, graph_len, t->hash);
     }
+    if (c->threads > 0) gx_registry_set_threads(reg, c->threads);
     if (t->c.batch <= 0) t->c.batch = module_dim_value(m, "B", 32);
     if (t->c.bptt <= 0) t->c.bptt = module_dim_value(m, "T", 64);
     if (st == GX_OK && c->resume) st = gx_checkpoint_read(c->resume, &t->resume, d);
@@ -656,6 +657,28 @@ static int64_t tokens_per_batch(const gx_trainer *t) {
         }
     return 1;
 }
+
+gx_status gx_trainer_step(gx_trainer *t, double *loss, gx_diag *d) {
+    gx_train_event ev = {0};
+    if (t->step >= t->steps) t->steps = t->step + 1;   /* a bench may run past the plan */
+    gx_status st = train_step(t, &ev, d);
+    if (loss) *loss = st == GX_OK ? ev.loss : NAN;
+    return st;
+}
+
+gx_status gx_trainer_infer(gx_trainer *t, int64_t index, double *loss, gx_diag *d) {
+    gx_status st = write_params(t, t->ee, t->ge, d);
+    if (st == GX_OK) st = feed(t, t->ee, 1, GX_SPLIT_TRAIN, (uint64_t)index, t->step, d);
+    if (st == GX_OK) st = gx_exec_run(t->ee, d);
+    double l = t->ge->loss != GX_VAL_NONE ? read_scalar(t->ee, t->ge, t->ge->loss, d, &st) : NAN;
+    if (st == GX_OK) st = read_states(t, t->ee, 1, d);
+    if (loss) *loss = l;
+    return st;
+}
+
+const gx_graph *gx_trainer_graph(const gx_trainer *t, int inference) { return inference ? t->ge : t->g; }
+const gx_exec *gx_trainer_exec(const gx_trainer *t, int inference) { return inference ? t->ee : t->e; }
+int64_t gx_trainer_tokens_per_step(const gx_trainer *t) { return tokens_per_batch(t); }
 
 gx_status gx_trainer_run(gx_trainer *t, gx_train_report_fn report, void *user, gx_diag *d) {
     char msg[1024];

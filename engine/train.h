@@ -98,6 +98,19 @@ void      gx_trainer_free(gx_trainer *t);
 /* After a run: the last validation loss (NAN when there was none). */
 double    gx_trainer_val_loss(const gx_trainer *t);
 
+/* ---- pieces of a run, for `gexec bench` ---- */
+
+/* One training step on the next batch (forward, backward, clip, update); *loss gets its loss. */
+gx_status gx_trainer_step(gx_trainer *t, double *loss, gx_diag *d);
+/* One forward pass of the inference plan on training batch `index`, states carried, params
+ * unchanged; *loss gets the loss (NAN when the graph has none). */
+gx_status gx_trainer_infer(gx_trainer *t, int64_t index, double *loss, gx_diag *d);
+/* the training (inference = 0) or inference graph and its plan */
+const gx_graph *gx_trainer_graph(const gx_trainer *t, int inference);
+const gx_exec  *gx_trainer_exec(const gx_trainer *t, int inference);
+/* tokens a step consumes: B * T of the first data input */
+int64_t         gx_trainer_tokens_per_step(const gx_trainer *t);
+
 /* ---- checkpoints (checkpoint.c) ---- */
 
 typedef struct gx_checkpoint {

@@ -218,12 +218,6 @@ int cmd_train(const cli_opts *o) {
         free(src);
         return 2;
     }
-    /* OpenBLAS reads its thread count when the backend plugin loads it */
-    if (c.threads > 0) {
-        char num[16];
-        snprintf(num, sizeof num, "%d", c.threads);
-        setenv("OPENBLAS_NUM_THREADS", num, 1);
-    }
     gx_registry *reg = cli_registry();
     if (reg == NULL) {
         gx_ast_free(m);

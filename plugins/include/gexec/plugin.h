@@ -365,7 +365,7 @@ struct gx_host_api {
     gx_status (*set_error)(gx_host *host, gx_status st, const char *fmt, ...) GX_PRINTF(3, 4);
     void     *(*alloc)    (gx_host *host, size_t bytes);
     void      (*free)     (gx_host *host, void *ptr);
-    /* an optional host feature by id; NULL when absent */
+    /* an optional host feature by id (GX_EXT_* below); NULL when absent */
     const void *(*get_extension)(gx_host *host, const char *id);
 
     /* [build] graph building, for VJPs */
@@ -382,6 +382,11 @@ struct gx_host_api {
     gx_status (*emit_sum_to)(gx_builder *b, gx_val v, const gx_shape *shape, gx_val *out);
     /* new members are appended here */
 };
+
+/* Host extensions (get_extension ids). GX_EXT_THREADS: a const int32_t *, the number of worker
+ * threads a CPU backend should use (`gexec ... --threads N`); 0 means the backend's default
+ * (all cores). Read it in init. */
+#define GX_EXT_THREADS "gexec.threads"
 
 /* ---- small helpers over the table (header-only, no link-back) --------------------------- */
 
