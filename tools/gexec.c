@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* cmd-bench.c (declared here rather than in cli.h, which the other verbs' files share) */
+int cmd_bench(const cli_opts *o);
+
 static const cli_option graph_opts[] = {
     {"--unroll", NULL, "expand loops into a flat graph instead of looping over the body"},
     {"--dim", "NAME=VALUE", "give a dim a value (repeatable); overrides the graph's value"},
@@ -74,6 +77,21 @@ static const cli_option train_opts[] = {
     {"--dim", "NAME=VALUE", "give a dim a value (repeatable)"},
     {NULL, NULL, NULL},
 };
+static const cli_option bench_opts[] = {
+    {"--data", "FILE", "data to train on (default: the graph's train block)"},
+    {"--task", "SPEC", "a synthetic task instead (as in gexec train)"},
+    {"--steps", "N", "timed steps, training and inference each (default 20)"},
+    {"--warmup", "N", "untimed steps before them (default 3)"},
+    {"--batch", "B", "sequences per batch (binds dim B)"},
+    {"--bptt", "T", "time steps per chunk (binds dim T)"},
+    {"--threads", "N", "worker threads for the CPU backend"},
+    {"--backend", "NAME", "backend to run on (default: the best usable one)"},
+    {"--seed", "S", "random seed (default 0)"},
+    {"--unroll", NULL, "expand loops into a flat graph instead of looping over the body"},
+    {"--json", NULL, "print one JSON object on stdout instead of the text report"},
+    {"--dim", "NAME=VALUE", "give a dim a value (repeatable)"},
+    {NULL, NULL, NULL},
+};
 static const cli_option sample_opts[] = {
     {"--prime", "TEXT", "text to start from (default: a newline, or the first symbol)"},
     {"--length", "N", "symbols to generate (default 500)"},
@@ -102,6 +120,9 @@ static const cli_verb verbs[] = {
      "input", run_opts, cmd_grad, 1},
     {"train", "FILE.graph --data FILE|--task SPEC [options]", "train a graph's params; "
      "progress, validation and checkpoints", train_opts, cmd_train, 1},
+    {"bench", "FILE.graph [--steps N] [--warmup N] [--threads N] [--json] [options]",
+     "time training and inference steps: tokens/s, ms per step, GFLOP/s, peak memory",
+     bench_opts, cmd_bench, 1},
     {"sample", "CKPT [--prime TEXT] [--length N] [--temperature T] [--top-k K]",
      "generate text from a checkpoint of a character model", sample_opts, cmd_sample, 1},
     {"eval", "CKPT --data FILE [--all]", "loss of a checkpoint on text, in nats and bits per "
