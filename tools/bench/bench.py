@@ -313,11 +313,28 @@ def main():
         sys.exit("bench.py: no gexec at %s (build it, or give --gexec PATH)" % a.gexec)
     if not os.path.isfile(a.data):
         sys.exit("bench.py: no data at %s (give --data FILE)" % a.data)
+    if subprocess.run([a.gexec, "bench", "--help"], stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL).returncode != 0:
+        sys.exit("bench.py: %s has no `bench` command (an older build? rebuild it, or give "
+                 "--gexec PATH)" % a.gexec)
     have_torch = not a.no_torch and importlib.util.find_spec("torch") is not None
     if not have_torch and not a.no_torch:
         print("bench.py: torch was not found by %s: gexec's numbers only (Debian's "
               "python3-torch is in /usr/bin/python3)" % sys.executable, file=sys.stderr)
 
+    try:
+        results = measure(a, models, threads, configs, rounds, warmup, have_torch)
+    except RuntimeError as e:
+        sys.exit("bench.py: %s" % e)
+    report(results, have_torch)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"torch": have_torch, "results": results}, f, indent=1)
+    return 0
+
+
+def measure(a, models, threads, configs, rounds, warmup, have_torch):
+    """Every (config, threads, model): `rounds` A/B rounds. Returns the records."""
     results = []
     with tempfile.TemporaryDirectory(prefix="gexec-bench.") as tmp:
         for cfg in configs:
@@ -346,11 +363,7 @@ def main():
                 finally:
                     if worker:
                         worker.close()
-    report(results, have_torch)
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"torch": have_torch, "results": results}, f, indent=1)
-    return 0
+    return results
 
 
 def med(runs, key):
