@@ -14,6 +14,7 @@
  */
 #include "autodiff.h"
 #include "graph.h"
+#include "hoist.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -251,6 +252,69 @@ static gx_status zeros_like(gx_builder *b, const gx_tensor_info *info, gx_val *o
     return gx_builder_emit_constant(b, 0.0, info->dtype, &info->shape, out);
 }
 
+/*
+ * Lifting (hoist.h, "lift"). An invariant's gradient that every step computes as
+ * matmul_tn(a, b) (a weight: dW_hh = dg^T h) or sum(a, axes 0) (a bias) sums to the same op over
+ * the stacked steps: matmul_tn contracts every leading axis, so matmul_tn(A, B) with A, B the
+ * [T, ...] stacks of a and b is the whole sum, one product instead of T small ones and T adds.
+ * The backward loop then yields a (and b) instead of accumulating; an operand that already is
+ * a [T, ...] stack outside (a residual the forward loop saved) is used as it is.
+ */
+typedef struct lifted {
+    int32_t inv;          /* the invariant whose gradient this is                       */
+    int     is_sum;       /* sum(a, axes 0); else matmul_tn(a, b)                         */
+    gx_val  outer[2];     /* per operand: its [T, ...] stack outside, once known          */
+    int32_t yield[2];     /* per operand: its yield in the backward loop, or -1           */
+    gx_val  body_v[2];    /* per operand: the backward body value                         */
+} lifted;
+
+/* dv (a forward-body value) is matmul_tn(a, b) or sum(a, axes 0): the operands */
+static int lift_pattern(const gx_graph *fb, gx_val dv, lifted *lf, gx_val ops[2]) {
+    const gx_value *v = &fb->values[dv];
+    if (v->kind != GX_VALUE_NODE) return 0;
+    const gx_node *nd = &fb->nodes[v->node];
+    if (nd->loop || nd->n_out != 1) return 0;
+    if (strcmp(nd->op->name, "matmul_tn") == 0 && nd->n_in == 2) {
+        lf->is_sum = 0;
+        ops[0] = nd->in[0];
+        ops[1] = nd->in[1];
+        return 1;
+    }
+    if (strcmp(nd->op->name, "sum") == 0 && nd->n_in == 1 && nd->attrs[0].type == GX_ATTR_INTS &&
+        nd->attrs[0].n_ints == 1 && nd->attrs[1].i == 0) {
+        int32_t nd0 = fb->values[nd->in[0]].info.shape.ndim;
+        if (nd0 < 1 || (nd->attrs[0].ints[0] != 0 && nd->attrs[0].ints[0] != -nd0)) return 0;
+        lf->is_sum = 1;
+        ops[0] = nd->in[0];
+        ops[1] = GX_VAL_NONE;
+        return 1;
+    }
+    return 0;
+}
+
+/* Set up lifting the gradient dv of invariant k; 0 (nothing changed that matters) when it does
+ * not have the pattern or an operand is itself an invariant. */
+static gx_status lift_prepare(bwd *w, gx_val dv, int32_t k, lifted *lf, int *ok) {
+    gx_val ops[2];
+    *ok = 0;
+    if (!gx_opt_enabled("lift") || !lift_pattern(w->fb, dv, lf, ops)) return GX_OK;
+    lf->inv = k;
+    for (int i = 0; i < 2; i++) {
+        lf->outer[i] = GX_VAL_NONE;
+        lf->yield[i] = -1;
+        lf->body_v[i] = GX_VAL_NONE;
+        if (ops[i] == GX_VAL_NONE) continue;
+        gx_status st = bwd_value(w, ops[i], &lf->body_v[i]);
+        if (st != GX_OK) return st;
+        for (int32_t j = 0; j < w->invs.n; j++)
+            if (w->invs.v[j] == lf->body_v[i]) return GX_OK;   /* not per step */
+        for (int32_t j = 0; j < w->seqs.n; j++)
+            if (w->seqs.v[j] == lf->body_v[i] && w->seq_axes.aux[j] == 0) lf->outer[i] = w->seqs.aux[j];
+    }
+    *ok = 1;
+    return GX_OK;
+}
+
 gx_status gx_loop_vjp(gx_builder *b, int32_t node, const gx_val *d_out, gx_val *d_in) {
     gx_graph *g = b->g;
     gx_diag *d = b->diag;
@@ -353,11 +417,20 @@ gx_status gx_loop_vjp(gx_builder *b, int32_t node, const gx_val *d_out, gx_val *
         else st = bwd_value(&w, v, &bl->carry_out[k]);
     }
     int32_t *inv_acc = malloc(sizeof(int32_t) * (size_t)(fl->n_inv + 1));
-    if (inv_acc == NULL) st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    lifted *lifts = malloc(sizeof(lifted) * (size_t)(fl->n_inv + 1));
+    int32_t n_lift = 0;
+    if (inv_acc == NULL || lifts == NULL) st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     for (int32_t k = 0; k < fl->n_inv && st == GX_OK; k++) {
         inv_acc[k] = -1;
         gx_val dv = dxs[nc + fl->n_seq + k];
         if (dv == GX_VAL_NONE) continue;
+        int lift_ok = 0;
+        st = lift_prepare(&w, dv, k, &lifts[n_lift], &lift_ok);
+        if (st != GX_OK) break;
+        if (lift_ok) {
+            n_lift++;
+            continue;
+        }
         gx_val acc_in, step, acc_out;
         st = gx_graph_add_input(w.bb, "d.acc", fb->values[fl->inv_in[k]].info, pos, &acc_in, d);
         if (st == GX_OK) st = bwd_value(&w, dv, &step);
@@ -369,8 +442,8 @@ gx_status gx_loop_vjp(gx_builder *b, int32_t node, const gx_val *d_out, gx_val *
     }
     int32_t n_dseq = 0;
     int32_t *seq_yield = malloc(sizeof(int32_t) * (size_t)(fl->n_seq + 1));
-    bl->yield_out = malloc(sizeof(gx_val) * (size_t)(fl->n_seq + 1));
-    bl->yield_axis = malloc(sizeof(int32_t) * (size_t)(fl->n_seq + 1));
+    bl->yield_out = malloc(sizeof(gx_val) * (size_t)(fl->n_seq + 2 * n_lift + 1));
+    bl->yield_axis = malloc(sizeof(int32_t) * (size_t)(fl->n_seq + 2 * n_lift + 1));
     if (!seq_yield || !bl->yield_out || !bl->yield_axis) st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     for (int32_t k = 0; k < fl->n_seq && st == GX_OK; k++) {
         seq_yield[k] = -1;
@@ -380,7 +453,15 @@ gx_status gx_loop_vjp(gx_builder *b, int32_t node, const gx_val *d_out, gx_val *
         bl->yield_axis[n_dseq] = fl->seq_axis[k];
         seq_yield[k] = n_dseq++;
     }
+    /* the lifted gradients' operands, stacked on a new axis 0 */
     bl->n_yield = n_dseq;
+    for (int32_t q = 0; q < n_lift && st == GX_OK; q++)
+        for (int i = 0; i < 2; i++)
+            if (lifts[q].body_v[i] != GX_VAL_NONE && lifts[q].outer[i] == GX_VAL_NONE) {
+                lifts[q].yield[i] = bl->n_yield;
+                bl->yield_out[bl->n_yield] = lifts[q].body_v[i];
+                bl->yield_axis[bl->n_yield++] = 0;
+            }
     if (st != GX_OK) goto done2;
 
     /* 4. the backward loop node: carries start from the final carries' gradients (or zeros)
@@ -409,18 +490,33 @@ gx_status gx_loop_vjp(gx_builder *b, int32_t node, const gx_val *d_out, gx_val *
             st = zeros_like(b, &g->values[g->nodes[node].in[nc + fl->n_seq + k]].info, &in[inv_acc[k]]);
     for (int32_t k = 0; k < bl->n_seq; k++) in[bl->n_carry + k] = w.seqs.aux[k];
     for (int32_t k = 0; k < bl->n_inv; k++) in[bl->n_carry + bl->n_seq + k] = w.invs.aux[k];
+    int32_t n_yield = bl->n_yield;
     if (st == GX_OK) st = gx_graph_add_loop(g, bl, in, pos, out, d);
     if (st == GX_OK) {
         bl = NULL; /* owned by the graph now */
-        for (int32_t k = 0; k < nc; k++) d_in[k] = out[n_dseq + k];
+        for (int32_t k = 0; k < nc; k++) d_in[k] = out[n_yield + k];
         for (int32_t k = 0; k < fl->n_seq; k++)
             if (seq_yield[k] >= 0) d_in[nc + k] = out[seq_yield[k]];
         for (int32_t k = 0; k < fl->n_inv; k++)
-            if (inv_acc[k] >= 0) d_in[nc + fl->n_seq + k] = out[n_dseq + inv_acc[k]];
+            if (inv_acc[k] >= 0) d_in[nc + fl->n_seq + k] = out[n_yield + inv_acc[k]];
+    }
+    /* after the loop, each lifted gradient in one op over the stacks */
+    for (int32_t q = 0; q < n_lift && st == GX_OK; q++) {
+        lifted *lf = &lifts[q];
+        gx_val ops[2] = {GX_VAL_NONE, GX_VAL_NONE};
+        for (int i = 0; i < 2; i++) ops[i] = lf->yield[i] >= 0 ? out[lf->yield[i]] : lf->outer[i];
+        gx_val *dst = &d_in[nc + fl->n_seq + lf->inv];
+        if (lf->is_sum) {
+            gx_attr_kv kv = {.name = "axes", .value = {.type = GX_ATTR_INTS, .n_ints = 2, .ints = {0, 1}}};
+            st = gx_builder_emit(b, "sum", ops, 1, &kv, 1, dst, 1);
+        } else {
+            st = gx_builder_emit(b, "matmul_tn", ops, 2, NULL, 0, dst, 1);
+        }
     }
     free(in);
     free(out);
 done2:
+    free(lifts);
     free(inv_acc);
     free(seq_yield);
 done:

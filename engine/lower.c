@@ -7,6 +7,7 @@
  * and f64 alike. Names live in scopes: the global one, and one per inlined `def` call.
  */
 #include "lower.h"
+#include "hoist.h"
 
 #include "util.h"
 
@@ -989,7 +990,8 @@ static gx_status lower_loop(lower *L, scope *s, const gx_ast_expr *x, ev *outs, 
         for (int k = 0; k < lp->n_carry; k++) in[w++] = inits[k];
         for (int k = 0; k < n_seq; k++) in[w++] = seqs[k];
         for (int k = 0; k < c.n_cap; k++) in[w++] = c.cap_outer[k];
-        st = gx_graph_add_loop(outer, l, in, x->pos, res, L->d);
+        st = gx_hoist_loop(outer, l, &in, L->d);
+        if (st == GX_OK) st = gx_graph_add_loop(outer, l, in, x->pos, res, L->d);
     }
     if (st == GX_OK) {
         for (int j = 0; j < n_res; j++) outs[j] = (ev){.kind = EV_TENSOR, .val = res[j]};

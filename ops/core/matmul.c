@@ -3,7 +3,14 @@
  *
  * matmul multiplies the last two axes ([..., M, K] @ [..., K, N]) and broadcasts the batch axes
  * in front of them, NumPy-style; there is no 1-D vector form (both operands have rank >= 2).
- * Its VJP reuses transpose and matmul and sums broadcast batch axes back with emit_sum_to.
+ * Its VJP reuses transpose and matmul and sums broadcast batch axes back with emit_sum_to;
+ * the gradient of a shared right operand ([..., M, K] @ [K, N], every linear layer) is one
+ * matmul_tn over all the leading axes, which no transpose has to materialise.
+ *
+ * matmul_tn(a [..., M], b [..., N]) -> [M, N] contracts every leading axis:
+ * y[m, n] = sum over the leading index L of a[L, m] b[L, n] (a^T b with the leading axes
+ * flattened). It is the weight gradient of a layer over a whole batch of sequences in one
+ * product; the engine lifts a loop's per-step weight gradients into one of these.
  * No kernels here.
  */
 #include "core.h"
@@ -51,9 +58,41 @@ static gx_status matmul_vjp(gx_builder *b, const gx_vjp_args *a) {
     GX_TRY(gx_emit1(a->api, b, "transpose", a->inputs[1], &t));
     GX_TRY(gx_emit2(a->api, b, "matmul", dy, t, &g));
     GX_TRY(a->api->emit_sum_to(b, g, &ia.shape, &a->d_inputs[0]));
+    if (ib.shape.ndim == 2)   /* shared b: db = a^T dy summed over every leading axis */
+        return gx_emit2(a->api, b, "matmul_tn", a->inputs[0], dy, &a->d_inputs[1]);
     GX_TRY(gx_emit1(a->api, b, "transpose", a->inputs[0], &t));
     GX_TRY(gx_emit2(a->api, b, "matmul", t, dy, &g));
     return a->api->emit_sum_to(b, g, &ib.shape, &a->d_inputs[1]);
+}
+
+// ---- matmul_tn ----------------------------------------------------------------------------
+
+static gx_status matmul_tn_infer(gx_infer_ctx *c) {
+    const char *op = "matmul_tn";
+    GX_TRY(core_check_inputs(c, op, 2, 2));
+    GX_TRY(core_check_float(c, op, 0, "a"));
+    GX_TRY(core_check_float(c, op, 1, "b"));
+    GX_TRY(core_check_same_dtype(c, op, 0, "a", 1, "b"));
+    const gx_shape *sa = &c->inputs[0].shape, *sb = &c->inputs[1].shape;
+    int same = sa->ndim >= 2 && sa->ndim == sb->ndim;
+    for (int32_t d = 0; same && d < sa->ndim - 1; d++) same = sa->dims[d] == sb->dims[d];
+    if (!same)
+        return gx_infer_fail(c, GX_ERR_SHAPE, op, "a [..., M] and b [..., N] need rank >= 2 and "
+                             "the same leading axes: a is %s, b is %s", GX_SHAPE(sa), GX_SHAPE(sb));
+    c->outputs[0].dtype = c->inputs[0].dtype;
+    c->outputs[0].shape = (gx_shape){.ndim = 2,
+                                     .dims = {sa->dims[sa->ndim - 1], sb->dims[sb->ndim - 1]}};
+    return GX_OK;
+}
+
+/* y = a^T b over the leading axes: da = b dy^T, db = a dy (matmul broadcasts dy's 2-D matrix
+ * over the leading axes). */
+static gx_status matmul_tn_vjp(gx_builder *b, const gx_vjp_args *a) {
+    gx_val dy = a->d_outputs[0], t;
+    if (dy == GX_VAL_NONE) return GX_OK;
+    GX_TRY(gx_emit1(a->api, b, "transpose", dy, &t));
+    GX_TRY(gx_emit2(a->api, b, "matmul", a->inputs[1], t, &a->d_inputs[0]));
+    return gx_emit2(a->api, b, "matmul", a->inputs[0], dy, &a->d_inputs[1]);
 }
 
 // ---- transpose ----------------------------------------------------------------------------
@@ -151,6 +190,14 @@ static const gx_op_example matmul_examples[] = {
     {.name = NULL},
 };
 
+static const gx_op_example matmul_tn_examples[] = {
+    {.name = "[5,3]^T [5,2]", .n_inputs = 2,
+     .inputs = {CORE_EX_F64(-2, 2, 5, 3), CORE_EX_F64(-2, 2, 5, 2)}},
+    {.name = "over two leading axes: [2,3,4] and [2,3,5]", .n_inputs = 2,
+     .inputs = {CORE_EX_F64(-2, 2, 2, 3, 4), CORE_EX_F64(-2, 2, 2, 3, 5)}},
+    {.name = NULL},
+};
+
 static const gx_op_example transpose_examples[] = {
     {.name = "last two axes of [2,3,4]", .n_inputs = 1, .inputs = {CORE_EX_F64(-2, 2, 2, 3, 4)}},
     {.name = "axes 0 and -1 of [2,3,4]", .n_inputs = 1, .inputs = {CORE_EX_F64(-2, 2, 2, 3, 4)},
@@ -184,6 +231,10 @@ static const gx_op_desc matmul_ops[] = {
      .doc = "matrix product over the last two axes, batch axes broadcast",
      .min_inputs = 2, .max_inputs = 2, .n_outputs = 1, .infer = matmul_infer,
      .vjp = matmul_vjp, .examples = matmul_examples},
+    {.size = sizeof(gx_op_desc), .name = "matmul_tn",
+     .doc = "a^T b summed over every leading axis: ([..., M], [..., N]) -> [M, N]",
+     .min_inputs = 2, .max_inputs = 2, .n_outputs = 1, .infer = matmul_tn_infer,
+     .vjp = matmul_tn_vjp, .examples = matmul_tn_examples},
     {.size = sizeof(gx_op_desc), .name = "transpose", .doc = "swap two axes (default the last two)",
      .min_inputs = 1, .max_inputs = 1, .n_outputs = 1, .attrs = transpose_attrs,
      .infer = transpose_infer, .vjp = transpose_vjp, .examples = transpose_examples},

@@ -29,6 +29,7 @@
 gx_status gx_rnn_register_rnn_cell(const gx_host_api *api, gx_host *host);
 gx_status gx_rnn_register_lstm_cell(const gx_host_api *api, gx_host *host);
 gx_status gx_rnn_register_gru_cell(const gx_host_api *api, gx_host *host);
+gx_status gx_rnn_register_steps(const gx_host_api *api, gx_host *host);
 
 
 // ---- table-building macros ----------------------------------------------------------------

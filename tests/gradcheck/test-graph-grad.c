@@ -5,6 +5,8 @@
  * looped form against its unrolled form (outputs and gradients, 1e-12). Graphs written in f32
  * are checked with their dtypes rewritten to f64, since f32 finite differences cannot resolve
  * 1e-6. A graph added to graphs/ is checked without editing this file.
+ * Every graph is checked twice: with the loop optimizations (engine/hoist.h) on, the default,
+ * and off (GEXEC_DISABLE=hoist,lift), so both forms of every loop match the unrolled graph.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,8 +30,9 @@ static const gx_dim_binding small[] = {
     {"D", 3},
 };
 
-static void test_graph(void **state) {
-    const char *file = *state;
+static void check_graph(const char *file, const char *disable) {
+    if (disable) setenv("GEXEC_DISABLE", disable, 1);
+    else unsetenv("GEXEC_DISABLE");
     char path[8192];
     snprintf(path, sizeof path, "%s/%s", graphs_dir, file);
     char *src;
@@ -43,9 +46,16 @@ static void test_graph(void **state) {
     gc_result r;
     int bad = gc_check(reg, path, src, &o, &r);
     free(src);
-    if (bad) fail_msg("%s failed", file);
-    print_message("  %-24s %4lld gradient entries, max rel err %.1e, looped vs unrolled %.1e\n",
-                  file, (long long)r.n_checked, r.max_rel_err, r.max_unroll_diff);
+    unsetenv("GEXEC_DISABLE");
+    if (bad) fail_msg("%s failed%s%s", file, disable ? " with GEXEC_DISABLE=" : "", disable ? disable : "");
+    print_message("  %-24s %4lld gradient entries, max rel err %.1e, looped vs unrolled %.1e%s\n",
+                  file, (long long)r.n_checked, r.max_rel_err, r.max_unroll_diff,
+                  disable ? " (loop optimizations off)" : "");
+}
+
+static void test_graph(void **state) {
+    check_graph(*state, NULL);
+    check_graph(*state, "hoist,lift");
 }
 
 static int is_graph(const struct dirent *e) {

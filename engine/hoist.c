@@ -1,0 +1,169 @@
+/*
+ * hoist.c: hoisting the input projections of recurrent cells out of loops (see hoist.h).
+ *
+ * A body node rnn_cell/lstm_cell/gru_cell(x, h, [c,] W_ih, W_hh[, b_ih, b_hh]) whose x is a
+ * slice of one of the loop's sequences X and whose W_ih (and b_ih) are loop invariants becomes
+ *
+ *   before the loop:  GI = X @ transpose(W_ih) + b_ih [+ b_hh]     (one product, T steps at once)
+ *   in the body:      <cell>_step(GI[t], h, [c,] W_hh[, b_hh])
+ *
+ * The rnn and lstm add b_hh to the gate pre-activations as b_ih does, so it folds into GI when it
+ * is an invariant too; the gru scales h W_hn^T + b_hn by r, so its b_hh stays in the step.
+ * The step node takes the cell's place in the body's node order (nodes stay topologically
+ * sorted) and every use of the cell's outputs moves to the step's; the step has one more output
+ * (act, the gate activations its backward reads). The cell's old output values are left
+ * unreferenced. Numbers: the same sums in another order (f32 reassociation).
+ */
+#include "hoist.h"
+
+#include <gexec/plugin-helpers.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+int gx_opt_enabled(const char *name) {
+    const char *s = getenv("GEXEC_DISABLE");
+    size_t n = strlen(name);
+    while (s != NULL && *s) {
+        while (*s == ',' || *s == ' ') s++;
+        const char *e = s;
+        while (*e && *e != ',' && *e != ' ') e++;
+        if ((size_t)(e - s) == n && strncmp(s, name, n) == 0) return 0;
+        s = e;
+    }
+    return 1;
+}
+
+typedef struct cell_kind {
+    const char *cell, *step;
+    int32_t     has_c;      /* lstm: c follows h                              */
+    int32_t     fold_bhh;   /* b_hh can join b_ih before the loop              */
+} cell_kind;
+
+static const cell_kind cell_kinds[] = {
+    {"rnn_cell", "rnn_step", 0, 1},
+    {"lstm_cell", "lstm_step", 1, 1},
+    {"gru_cell", "gru_step", 0, 0},
+};
+
+static int32_t index_of(const gx_val *list, int32_t n, gx_val v) {
+    for (int32_t i = 0; i < n; i++)
+        if (list[i] == v) return i;
+    return -1;
+}
+
+static gx_status emit(gx_graph *g, const char *op, const gx_val *in, int32_t n_in,
+                      gx_srcpos pos, gx_val *out, gx_diag *d) {
+    gx_builder b = {.g = g, .diag = d, .pos = pos, .backward = 0};
+    return gx_builder_emit(&b, op, in, n_in, NULL, 0, out, 1);
+}
+
+/* every reader of body value `from` (later nodes, carries, yields, outputs) reads `to` */
+static void redirect(gx_graph *body, gx_loop *l, int32_t after, gx_val from, gx_val to) {
+    for (int32_t n = after + 1; n < body->n_nodes; n++)
+        for (int32_t i = 0; i < body->nodes[n].n_in; i++)
+            if (body->nodes[n].in[i] == from) body->nodes[n].in[i] = to;
+    for (int32_t k = 0; k < l->n_carry; k++)
+        if (l->carry_out[k] == from) l->carry_out[k] = to;
+    for (int32_t j = 0; j < l->n_yield; j++)
+        if (l->yield_out[j] == from) l->yield_out[j] = to;
+    for (int32_t i = 0; i < body->n_outputs; i++)
+        if (body->outputs[i].val == from) body->outputs[i].val = to;
+    body->values[to].name = body->values[from].name;
+    body->values[to].probe = body->values[from].probe;
+}
+
+/* one more loop sequence: body input `slice` is step t of outer value `seq` along `axis` */
+static gx_status add_sequence(gx_loop *l, gx_val **in, gx_val slice, gx_val seq, int32_t axis,
+                              gx_diag *d) {
+    int32_t n_in = l->n_carry + l->n_seq + l->n_inv;
+    gx_val *si = realloc(l->seq_in, sizeof(gx_val) * (size_t)(l->n_seq + 2));
+    if (si) l->seq_in = si;
+    int32_t *sa = si ? realloc(l->seq_axis, sizeof(int32_t) * (size_t)(l->n_seq + 2)) : NULL;
+    if (sa) l->seq_axis = sa;
+    gx_val *ni = sa ? realloc(*in, sizeof(gx_val) * (size_t)(n_in + 2)) : NULL;
+    if (ni == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    *in = ni;
+    int32_t at = l->n_carry + l->n_seq;   /* sequences end here; invariants follow */
+    memmove(&ni[at + 1], &ni[at], sizeof(gx_val) * (size_t)(n_in - at));
+    ni[at] = seq;
+    l->seq_in[l->n_seq] = slice;
+    l->seq_axis[l->n_seq] = axis;
+    l->n_seq++;
+    return GX_OK;
+}
+
+/* Hoist body node n if it is a cell that qualifies; *done = 1 when it was. */
+static gx_status hoist_node(gx_graph *outer, gx_loop *l, gx_val **in, int32_t n, int *done,
+                            gx_diag *d) {
+    gx_graph *body = l->body;
+    const gx_node nd = body->nodes[n];   /* a copy: adding nodes may move the array */
+    *done = 0;
+    if (nd.loop) return GX_OK;
+    const cell_kind *k = NULL;
+    for (size_t i = 0; i < sizeof cell_kinds / sizeof cell_kinds[0]; i++)
+        if (strcmp(nd.op->name, cell_kinds[i].cell) == 0) k = &cell_kinds[i];
+    const gx_op *step_op = k ? gx_registry_find_op(outer->reg, k->step) : NULL;
+    if (step_op == NULL) return GX_OK;
+    int32_t iw = 2 + k->has_c;                        /* W_ih; W_hh, b_ih, b_hh follow */
+    int32_t has_bias = nd.n_in == iw + 4;
+    int32_t ks = index_of(l->seq_in, l->n_seq, nd.in[0]);
+    int32_t kw = index_of(l->inv_in, l->n_inv, nd.in[iw]);
+    int32_t kbi = has_bias ? index_of(l->inv_in, l->n_inv, nd.in[iw + 2]) : -1;
+    int32_t kbh = has_bias ? index_of(l->inv_in, l->n_inv, nd.in[iw + 3]) : -1;
+    if (ks < 0 || kw < 0 || (has_bias && kbi < 0)) return GX_OK;
+    int32_t inv0 = l->n_carry + l->n_seq;
+    gx_val X = (*in)[l->n_carry + ks];
+    int32_t axis = l->seq_axis[ks];
+    if (axis >= outer->values[X].info.shape.ndim - 1) return GX_OK;   /* time on the feature axis */
+    int fold = has_bias && k->fold_bhh && kbh >= 0;
+
+    /* before the loop: GI = X @ transpose(W_ih) (+ b_ih (+ b_hh)) */
+    gx_val w = (*in)[inv0 + kw], wt, gi;
+    GX_TRY(emit(outer, "transpose", &w, 1, nd.pos, &wt, d));
+    gx_val mm[2] = {X, wt};
+    GX_TRY(emit(outer, "matmul", mm, 2, nd.pos, &gi, d));
+    if (has_bias) {
+        gx_val bias = (*in)[inv0 + kbi];
+        if (fold) {
+            gx_val bb[2] = {bias, (*in)[inv0 + kbh]};
+            GX_TRY(emit(outer, "add", bb, 2, nd.pos, &bias, d));
+        }
+        gx_val ab[2] = {gi, bias};
+        GX_TRY(emit(outer, "add", ab, 2, nd.pos, &gi, d));
+    }
+
+    /* the body reads GI[t] */
+    gx_tensor_info ti = outer->values[gi].info;
+    for (int32_t q = axis; q + 1 < ti.shape.ndim; q++) ti.shape.dims[q] = ti.shape.dims[q + 1];
+    ti.shape.ndim--;
+    gx_val gi_t;
+    GX_TRY(gx_graph_add_input(body, "gi", ti, nd.pos, &gi_t, d));
+    GX_TRY(add_sequence(l, in, gi_t, gi, axis, d));
+
+    /* the step node, made at the end of the body and moved into the cell's slot */
+    gx_val sin[5], sout[8];
+    int32_t ns = 0, got = 0;
+    sin[ns++] = gi_t;
+    sin[ns++] = nd.in[1];
+    if (k->has_c) sin[ns++] = nd.in[2];
+    sin[ns++] = nd.in[iw + 1];
+    if (has_bias && !fold) sin[ns++] = nd.in[iw + 3];
+    GX_TRY(gx_graph_add_node(body, step_op, sin, ns, nd.attrs, nd.pos, nd.backward, sout,
+                             8, &got, d));
+    body->nodes[n] = body->nodes[--body->n_nodes];
+    for (int32_t j = 0; j < got; j++) body->values[sout[j]].node = n;
+    for (int32_t j = 0; j < nd.n_out; j++) redirect(body, l, n, nd.out[j], sout[j]);
+    *done = 1;
+    return GX_OK;
+}
+
+gx_status gx_hoist_loop(gx_graph *outer, gx_loop *l, gx_val **in, gx_diag *d) {
+    if (!gx_opt_enabled("hoist")) return GX_OK;
+    for (int32_t n = 0; n < l->body->n_nodes; n++) {
+        int done = 0;
+        gx_status st = hoist_node(outer, l, in, n, &done, d);
+        if (st != GX_OK) return st;
+    }
+    return GX_OK;
+}
