@@ -110,5 +110,6 @@ GX_PLUGIN_ENTRY(cpu_scalar, "0.1.0") {
     if (st == GX_OK) st = cs_register_nn(api, host);
     if (st == GX_OK) st = cs_register_masks(api, host);
     if (st == GX_OK) st = cs_register_rnn(api, host);
+    if (st == GX_OK) st = cs_register_step(api, host);
     return st;
 }

@@ -64,6 +64,29 @@ typedef struct csl_simd {
     void (*gemm_small)(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                        const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                        float *C, int64_t ldc);
+
+    /* The step ops (ops/rnn/step.c; rnn_step's forward uses rnn_fwd_row with gi as b_ih).
+     * rnn_step backward, element-wise over n: dg = dy * act'(pre) read from y = act(pre)
+     * (tanh: 1 - y^2; relu: y > 0) */
+    void (*rnn_step_bwd)(float *dg, const float *dy, const float *y, int64_t n, int relu);
+    /* lstm_step: act [4H] holds h W_hh^T on entry and the activated gates (i f g o) on exit;
+     * gi [4H], b_hh [4H] or NULL, c [H] -> h_out, c_out [H] */
+    void (*lstm_step_fwd_row)(float *act, const float *gi, const float *b_hh, const float *c,
+                              float *h_out, float *c_out, int64_t H);
+    /* lstm_step backward: act [4H], c, c_new, dh, dc_next [H], dact [4H] or NULL -> dg [4H],
+     * dc [H] */
+    void (*lstm_step_bwd_row)(float *dg, float *dc, const float *act, const float *c,
+                              const float *c_new, const float *dh, const float *dc_next,
+                              const float *dact, int64_t H);
+    /* gru_step: act [4H] holds h W_hh^T (r z n blocks) in its first 3H on entry and
+     * (r, z, n, gh_n) on exit, gh_n = (h W_hh^T)_n + b_hh_n; gi [3H], b_hh [3H] or NULL,
+     * h [H] -> y [H] */
+    void (*gru_step_fwd_row)(float *act, const float *gi, const float *b_hh, const float *h,
+                             float *y, int64_t H);
+    /* gru_step backward: act [4H], h, dy [H], dact [4H] or NULL -> dgi, dgh [3H],
+     * dh_direct [H] = dy * z */
+    void (*gru_step_bwd_row)(float *dgi, float *dgh, float *dh_direct, const float *act,
+                             const float *h, const float *dy, const float *dact, int64_t H);
 } csl_simd;
 
 extern const csl_simd csl_simd_avx512, csl_simd_avx2, csl_simd_sse2;
@@ -171,5 +194,6 @@ gx_status csl_register_reduce(const gx_host_api *api, gx_host *host);
 gx_status csl_register_nn(const gx_host_api *api, gx_host *host);
 gx_status csl_register_rnn(const gx_host_api *api, gx_host *host);
 gx_status csl_register_masks(const gx_host_api *api, gx_host *host);
+gx_status csl_register_step(const gx_host_api *api, gx_host *host);
 
 #endif /* GX_CPU_SLEEF_H */

@@ -222,6 +222,121 @@ static void gru_bwd_row(float *gi, float *gh, const float *b_ih, const float *b_
     }
 }
 
+// ---- the step ops (ops/rnn/step.c) -------------------------------------------------------------
+
+// tanh: dg = dy (1 - y^2); relu: dg = dy where y > 0 (exactly where pre > 0), else 0
+static void rnn_step_bwd(float *dg, const float *dy, const float *y, int64_t n, int relu) {
+    vf one = v_set1(1.0f);
+    for (int64_t j = 0; j < n; j += VN) {
+        int64_t m = lanes(j, n);
+        vf g = ld(dy + j, m), t = ld(y + j, m);
+        st(dg + j, relu ? v_where_pos(t, g) : v_mul(g, v_sub(one, v_mul(t, t))), m);
+    }
+}
+
+// pre = act (h W_hh^T) + gi + b_hh, block by block; act = (σ(i), σ(f), tanh(g), σ(o));
+// c' = f c + i g, h' = o tanh(c')
+static void lstm_step_fwd_row(float *act, const float *gi, const float *b_hh, const float *c,
+                              float *h_out, float *c_out, int64_t H) {
+    for (int64_t j = 0; j < H; j += VN) {
+        int64_t m = lanes(j, H);
+        vf ig = v_sigmoid(lstm_pre(act, gi, b_hh, 0, H, j, m));
+        vf fg = v_sigmoid(lstm_pre(act, gi, b_hh, 1, H, j, m));
+        vf gg = v_tanh(lstm_pre(act, gi, b_hh, 2, H, j, m));
+        vf og = v_sigmoid(lstm_pre(act, gi, b_hh, 3, H, j, m));
+        st(act + j, ig, m);
+        st(act + H + j, fg, m);
+        st(act + 2 * H + j, gg, m);
+        st(act + 3 * H + j, og, m);
+        vf cn = v_add(v_mul(fg, ld(c + j, m)), v_mul(ig, gg));
+        st(c_out + j, cn, m);
+        st(h_out + j, v_mul(og, v_tanh(cn)), m);
+    }
+}
+
+// With t = tanh(c'): dct = dc' + dh' o (1 - t^2), dc = dct f; the gradients of the activated
+// gates di = dct g, df = dct c, dg = dct i, do = dh' t, plus dact's blocks, times the
+// derivatives of σ and tanh written with their outputs
+static void lstm_step_bwd_row(float *dg, float *dc, const float *act, const float *c,
+                              const float *c_new, const float *dh, const float *dc_next,
+                              const float *dact, int64_t H) {
+    vf one = v_set1(1.0f);
+    for (int64_t j = 0; j < H; j += VN) {
+        int64_t m = lanes(j, H);
+        vf ig = ld(act + j, m), fg = ld(act + H + j, m);
+        vf gg = ld(act + 2 * H + j, m), og = ld(act + 3 * H + j, m);
+        vf t = v_tanh(ld(c_new + j, m)), gh = ld(dh + j, m);
+        vf dct = v_add(ld(dc_next + j, m), v_mul(v_mul(gh, og), v_sub(one, v_mul(t, t))));
+        vf di = v_mul(dct, gg), df = v_mul(dct, ld(c + j, m));
+        vf dgg = v_mul(dct, ig), dout = v_mul(gh, t);
+        if (dact != NULL) {
+            di = v_add(di, ld(dact + j, m));
+            df = v_add(df, ld(dact + H + j, m));
+            dgg = v_add(dgg, ld(dact + 2 * H + j, m));
+            dout = v_add(dout, ld(dact + 3 * H + j, m));
+        }
+        st(dc + j, v_mul(dct, fg), m);
+        st(dg + j, v_mul(di, v_mul(ig, v_sub(one, ig))), m);
+        st(dg + H + j, v_mul(df, v_mul(fg, v_sub(one, fg))), m);
+        st(dg + 2 * H + j, v_mul(dgg, v_sub(one, v_mul(gg, gg))), m);
+        st(dg + 3 * H + j, v_mul(dout, v_mul(og, v_sub(one, og))), m);
+    }
+}
+
+// gh = act's first 3H (h W_hh^T) + b_hh; r = σ(gi_r + gh_r), z = σ(gi_z + gh_z),
+// n = tanh(gi_n + r gh_n), h' = (1 - z) n + z h; act = (r, z, n, gh_n). Lanes j..j+m read
+// act[k H + j] (k < 3) before writing the same places and act[3H + j], which no later lane reads.
+static void gru_step_fwd_row(float *act, const float *gi, const float *b_hh, const float *h,
+                             float *y, int64_t H) {
+    vf one = v_set1(1.0f);
+    for (int64_t j = 0; j < H; j += VN) {
+        int64_t m = lanes(j, H);
+        vf ghr = v_add(ld(act + j, m), ld_bias(b_hh ? b_hh + j : NULL, m));
+        vf ghz = v_add(ld(act + H + j, m), ld_bias(b_hh ? b_hh + H + j : NULL, m));
+        vf ghn = v_add(ld(act + 2 * H + j, m), ld_bias(b_hh ? b_hh + 2 * H + j : NULL, m));
+        vf r = v_sigmoid(v_add(ld(gi + j, m), ghr));
+        vf z = v_sigmoid(v_add(ld(gi + H + j, m), ghz));
+        vf n = v_tanh(v_add(ld(gi + 2 * H + j, m), v_mul(r, ghn)));
+        st(act + j, r, m);
+        st(act + H + j, z, m);
+        st(act + 2 * H + j, n, m);
+        st(act + 3 * H + j, ghn, m);
+        st(y + j, v_add(v_mul(v_sub(one, z), n), v_mul(z, ld(h + j, m))), m);
+    }
+}
+
+// dn = dy (1 - z) + dact_n, dz = dy (h - n) + dact_z, dpn = dn (1 - n^2),
+// dpr = (dpn gh_n + dact_r) r (1 - r), dpz = dz z (1 - z);
+// dgi = (dpr, dpz, dpn), dgh = (dpr, dpz, dpn r + dact_ghn), dh_direct = dy z
+static void gru_step_bwd_row(float *dgi, float *dgh, float *dh_direct, const float *act,
+                             const float *h, const float *dy, const float *dact, int64_t H) {
+    vf one = v_set1(1.0f);
+    for (int64_t j = 0; j < H; j += VN) {
+        int64_t m = lanes(j, H);
+        vf r = ld(act + j, m), z = ld(act + H + j, m);
+        vf n = ld(act + 2 * H + j, m), ghn = ld(act + 3 * H + j, m);
+        vf g = ld(dy + j, m);
+        vf dn = v_mul(g, v_sub(one, z)), dz = v_mul(g, v_sub(ld(h + j, m), n));
+        vf dr_extra = v_set1(0.0f), dghn_extra = dr_extra;
+        if (dact != NULL) {
+            dr_extra = ld(dact + j, m);
+            dz = v_add(dz, ld(dact + H + j, m));
+            dn = v_add(dn, ld(dact + 2 * H + j, m));
+            dghn_extra = ld(dact + 3 * H + j, m);
+        }
+        vf dpn = v_mul(dn, v_sub(one, v_mul(n, n)));
+        vf dpr = v_mul(v_add(v_mul(dpn, ghn), dr_extra), v_mul(r, v_sub(one, r)));
+        vf dpz = v_mul(dz, v_mul(z, v_sub(one, z)));
+        st(dgi + j, dpr, m);
+        st(dgh + j, dpr, m);
+        st(dgi + H + j, dpz, m);
+        st(dgh + H + j, dpz, m);
+        st(dgi + 2 * H + j, dpn, m);
+        st(dgh + 2 * H + j, v_add(v_mul(dpn, r), dghn_extra), m);
+        st(dh_direct + j, v_mul(g, z), m);
+    }
+}
+
 // ---- small matrix products ---------------------------------------------------------------------
 
 // one row block of C (rows r0..r0+R, R <= 4) for op(B) = B: R accumulators per VN columns, A read
@@ -299,4 +414,9 @@ const csl_simd CSL_SIMD_TABLE = {
     .gru_fwd_row   = gru_fwd_row,
     .gru_bwd_row   = gru_bwd_row,
     .gemm_small    = gemm_small,
+    .rnn_step_bwd      = rnn_step_bwd,
+    .lstm_step_fwd_row = lstm_step_fwd_row,
+    .lstm_step_bwd_row = lstm_step_bwd_row,
+    .gru_step_fwd_row  = gru_step_fwd_row,
+    .gru_step_bwd_row  = gru_step_bwd_row,
 };
