@@ -5,7 +5,8 @@
  * slice of one of the loop's sequences X and whose W_ih (and b_ih) are loop invariants becomes
  *
  *   before the loop:  GI = X @ transpose(W_ih) + b_ih [+ b_hh]     (one product, T steps at once)
- *   in the body:      <cell>_step(GI[t], h, [c,] W_hh[, b_hh])
+ *                     W_hhT = transpose(W_hh)                      (the layout the step reads)
+ *   in the body:      <cell>_step(GI[t], h, [c,] W_hhT[, b_hh])
  *
  * The rnn and lstm add b_hh to the gate pre-activations as b_ih does, so it folds into GI when it
  * is an invariant too; the gru scales h W_hn^T + b_hn by r, so its b_hh stays in the step.
@@ -93,6 +94,20 @@ static gx_status add_sequence(gx_loop *l, gx_val **in, gx_val slice, gx_val seq,
     return GX_OK;
 }
 
+/* one more loop invariant: body input `body_v` is outer value `outer_v` */
+static gx_status add_invariant(gx_loop *l, gx_val **in, gx_val body_v, gx_val outer_v,
+                               gx_diag *d) {
+    int32_t n_in = l->n_carry + l->n_seq + l->n_inv;
+    gx_val *iv = realloc(l->inv_in, sizeof(gx_val) * (size_t)(l->n_inv + 2));
+    if (iv) l->inv_in = iv;
+    gx_val *ni = iv ? realloc(*in, sizeof(gx_val) * (size_t)(n_in + 2)) : NULL;
+    if (ni == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    *in = ni;
+    ni[n_in] = outer_v;
+    l->inv_in[l->n_inv++] = body_v;
+    return GX_OK;
+}
+
 /* Hoist body node n if it is a cell that qualifies; *done = 1 when it was. */
 static gx_status hoist_node(gx_graph *outer, gx_loop *l, gx_val **in, int32_t n, int *done,
                             gx_diag *d) {
@@ -111,7 +126,8 @@ static gx_status hoist_node(gx_graph *outer, gx_loop *l, gx_val **in, int32_t n,
     int32_t kw = index_of(l->inv_in, l->n_inv, nd.in[iw]);
     int32_t kbi = has_bias ? index_of(l->inv_in, l->n_inv, nd.in[iw + 2]) : -1;
     int32_t kbh = has_bias ? index_of(l->inv_in, l->n_inv, nd.in[iw + 3]) : -1;
-    if (ks < 0 || kw < 0 || (has_bias && kbi < 0)) return GX_OK;
+    int32_t kh = index_of(l->inv_in, l->n_inv, nd.in[iw + 1]);
+    if (ks < 0 || kw < 0 || kh < 0 || (has_bias && kbi < 0)) return GX_OK;
     int32_t inv0 = l->n_carry + l->n_seq;
     gx_val X = (*in)[l->n_carry + ks];
     int32_t axis = l->seq_axis[ks];
@@ -133,6 +149,11 @@ static gx_status hoist_node(gx_graph *outer, gx_loop *l, gx_val **in, int32_t n,
         GX_TRY(emit(outer, "add", ab, 2, nd.pos, &gi, d));
     }
 
+    /* and W_hhT, an invariant of the loop */
+    gx_val whh = (*in)[inv0 + kh], whht, whht_body;
+    GX_TRY(emit(outer, "transpose", &whh, 1, nd.pos, &whht, d));
+    GX_TRY(gx_graph_add_input(body, "W_hhT", outer->values[whht].info, nd.pos, &whht_body, d));
+
     /* the body reads GI[t] */
     gx_tensor_info ti = outer->values[gi].info;
     for (int32_t q = axis; q + 1 < ti.shape.ndim; q++) ti.shape.dims[q] = ti.shape.dims[q + 1];
@@ -140,6 +161,7 @@ static gx_status hoist_node(gx_graph *outer, gx_loop *l, gx_val **in, int32_t n,
     gx_val gi_t;
     GX_TRY(gx_graph_add_input(body, "gi", ti, nd.pos, &gi_t, d));
     GX_TRY(add_sequence(l, in, gi_t, gi, axis, d));
+    GX_TRY(add_invariant(l, in, whht_body, whht, d));
 
     /* the step node, made at the end of the body and moved into the cell's slot */
     gx_val sin[5], sout[8];
@@ -147,7 +169,7 @@ static gx_status hoist_node(gx_graph *outer, gx_loop *l, gx_val **in, int32_t n,
     sin[ns++] = gi_t;
     sin[ns++] = nd.in[1];
     if (k->has_c) sin[ns++] = nd.in[2];
-    sin[ns++] = nd.in[iw + 1];
+    sin[ns++] = whht_body;
     if (has_bias && !fold) sin[ns++] = nd.in[iw + 3];
     GX_TRY(gx_graph_add_node(body, step_op, sin, ns, nd.attrs, nd.pos, nd.backward, sout,
                              8, &got, d));

@@ -315,6 +315,35 @@ static gx_status lift_prepare(bwd *w, gx_val dv, int32_t k, lifted *lf, int *ok)
     return GX_OK;
 }
 
+/* A backward node that reads only invariants (transpose(W), the layout a step's backward product
+ * wants) computes the same every step: it runs once in the outer graph instead, and its
+ * outputs become invariants of the backward loop. bb_in: its inputs as backward-body values. */
+static gx_status hoist_invariant_node(bwd *w, int32_t n, const gx_val *bb_in, int *moved) {
+    const gx_node *fn = &w->fb->nodes[n];
+    gx_val outer_in[64], outs[64];
+    *moved = 0;
+    if (!gx_opt_enabled("hoist") || fn->n_in < 1 || (fn->op->desc.flags & GX_OP_RANDOM)) return GX_OK;
+    for (int32_t i = 0; i < fn->n_in; i++) {
+        outer_in[i] = GX_VAL_NONE;
+        for (int32_t j = 0; j < w->invs.n; j++)
+            if (w->invs.v[j] == bb_in[i]) outer_in[i] = w->invs.aux[j];
+        if (outer_in[i] == GX_VAL_NONE) return GX_OK;
+    }
+    int32_t got = 0;
+    gx_status st = gx_graph_add_node(w->g, fn->op, outer_in, fn->n_in, fn->attrs, fn->pos, 1, outs,
+                                     64, &got, w->d);
+    fn = &w->fb->nodes[n];
+    for (int32_t j = 0; j < got && st == GX_OK; j++) {
+        gx_val in;
+        st = gx_graph_add_input(w->bb, "invariant", w->g->values[outs[j]].info, fn->pos, &in, w->d);
+        if (st == GX_OK && !vlist_push(&w->invs, in, outs[j]))
+            st = gx_diag_set(w->d, GX_ERR_NOMEM, "out of memory");
+        w->map[fn->out[j]] = in;
+    }
+    *moved = st == GX_OK;
+    return st;
+}
+
 gx_status gx_loop_vjp(gx_builder *b, int32_t node, const gx_val *d_out, gx_val *d_in) {
     gx_graph *g = b->g;
     gx_diag *d = b->diag;
@@ -401,6 +430,9 @@ gx_status gx_loop_vjp(gx_builder *b, int32_t node, const gx_val *d_out, gx_val *
         }
         for (int32_t i = 0; i < fn->n_in && st == GX_OK; i++) st = bwd_value(&w, fn->in[i], &in[i]);
         if (st != GX_OK) break;
+        int moved = 0;
+        st = hoist_invariant_node(&w, n, in, &moved);
+        if (st != GX_OK || moved) continue;
         int32_t got = 0;
         fn = &fb->nodes[n];
         st = gx_graph_add_node(w.bb, fn->op, in, fn->n_in, fn->attrs, fn->pos, 1, outs, 64, &got, d);

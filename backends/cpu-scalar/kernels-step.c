@@ -38,11 +38,13 @@ static gx_status matmul_tn_run(const gx_kernel_args *a) {
 
 // ---- forward steps -----------------------------------------------------------------------------
 
-// gh[b, row] = b_hh[row] + sum_k h[b, k] W_hh[row, k]; h is [B, H], W_hh is [R, H], b_hh [R] or NULL
-static double cs_step_gh(const gx_tensor *h, const gx_tensor *w_hh, const gx_tensor *b_hh,
+// gh[b, row] = b_hh[row] + sum_k h[b, k] W_hhT[k, row]; h is [B, H], W_hhT is [H, R] (the
+// transposed recurrent weights), b_hh [R] or NULL
+static double cs_step_gh(const gx_tensor *h, const gx_tensor *w_hht, const gx_tensor *b_hh,
                          int64_t b, int64_t row, int64_t H) {
+    int64_t R = w_hht->shape.dims[1];
     double acc = b_hh != NULL ? cs_load(b_hh, row) : 0.0;
-    for (int64_t k = 0; k < H; k++) acc += cs_load(h, b * H + k) * cs_load(w_hh, row * H + k);
+    for (int64_t k = 0; k < H; k++) acc += cs_load(h, b * H + k) * cs_load(w_hht, k * R + row);
     return acc;
 }
 
@@ -50,7 +52,7 @@ static int cs_step_is_relu(const gx_kernel_args *a) {
     return a->attrs != NULL && a->attrs[0].s != NULL && strcmp(a->attrs[0].s, "relu") == 0;
 }
 
-// gi [B, H], h [B, H], W_hh [H, H], b_hh [H] (optional) -> h' [B, H] = act(gi + h W_hh^T + b_hh).
+// gi [B, H], h [B, H], W_hhT [H, H], b_hh [H] (optional) -> h' [B, H] = act(gi + h W_hh^T + b_hh).
 // attrs: nonlinearity ("tanh" or "relu")
 static gx_status rnn_step_run(const gx_kernel_args *a) {
     if (a->ith != 0) return GX_OK;
@@ -67,7 +69,7 @@ static gx_status rnn_step_run(const gx_kernel_args *a) {
     return GX_OK;
 }
 
-// gi [B, 4H], h and c [B, H], W_hh [4H, H], b_hh [4H] (optional) -> h', c' [B, H], act [B, 4H]:
+// gi [B, 4H], h and c [B, H], W_hhT [H, 4H], b_hh [4H] (optional) -> h', c' [B, H], act [B, 4H]:
 // pre = gi + h W_hh^T + b_hh (blocks i f g o); act = (σ(i), σ(f), tanh(g), σ(o));
 // c' = f c + i g, h' = o tanh(c')
 static gx_status lstm_step_run(const gx_kernel_args *a) {
@@ -92,7 +94,7 @@ static gx_status lstm_step_run(const gx_kernel_args *a) {
     return GX_OK;
 }
 
-// gi [B, 3H], h [B, H], W_hh [3H, H], b_hh [3H] (optional) -> h' [B, H], act [B, 4H]:
+// gi [B, 3H], h [B, H], W_hhT [H, 3H], b_hh [3H] (optional) -> h' [B, H], act [B, 4H]:
 // gh = h W_hh^T + b_hh (blocks r z n); r = σ(gi_r + gh_r), z = σ(gi_z + gh_z),
 // n = tanh(gi_n + r gh_n), h' = (1 - z) n + z h; act = (r, z, n, gh_n)
 static gx_status gru_step_run(const gx_kernel_args *a) {

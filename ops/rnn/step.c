@@ -2,21 +2,27 @@
  * step.c: the recurrent cells with their input projection already done, which is how a loop
  * runs them after the engine hoisted x W_ih^T out of it (engine/hoist.c):
  *
- *   rnn_step (gi [B, H],  h, W_hh [H, H][, b_hh])           -> h'
- *   lstm_step(gi [B, 4H], h, c, W_hh [4H, H][, b_hh])       -> (h', c', act [B, 4H])
- *   gru_step (gi [B, 3H], h, W_hh [3H, H][, b_hh])          -> (h', act [B, 4H])
+ *   rnn_step (gi [B, H],  h, W_hhT [H, H][, b_hh])           -> h'
+ *   lstm_step(gi [B, 4H], h, c, W_hhT [H, 4H][, b_hh])       -> (h', c', act [B, 4H])
+ *   gru_step (gi [B, 3H], h, W_hhT [H, 3H][, b_hh])          -> (h', act [B, 4H])
  *
  * gi is x W_ih^T + b_ih computed for every time step at once, as one matrix product before the
  * loop (for rnn and lstm the engine folds b_hh into it too; the gru needs h W_hn^T + b_hn apart
  * for its n gate, so its b_hh stays here). The equations are the cells' (rnn-cell.c,
  * lstm-cell.c, gru-cell.c) with x W_ih^T + b_ih replaced by gi.
  *
+ * The recurrent weights come transposed, W_hhT = transpose(W_hh) [H, G*H], so the step's product
+ * h W_hh^T = h W_hhT is a plain row-major product whose right operand a kernel reads in place
+ * (no per-step transposed or packed copy); the engine makes W_hhT once, before the loop. The
+ * backward product dh = dg W_hh needs the other layout: the VJP emits transpose(W_hhT), which
+ * the backward loop computes once outside too (loop.c moves invariant-only nodes out).
+ *
  * `act` keeps what the backward pass needs, so it never recomputes a product: the lstm's
  * activated gates (i, f, g, o), the gru's (r, z, n) and h W_hn^T + b_hn. A loop saves it
  * as a residual. The VJPs emit a fused elementwise backward op (<cell>_step_backward) that
  * turns the output gradients into the gate pre-activation gradients dg, and then plain ops:
- * dh = dg W_hh (matmul), dW_hh = matmul_tn(dg, h), db_hh = sum(dg, axes 0). Written this way,
- * the engine can lift each step's dW_hh out of the backward loop into one matmul_tn over the
+ * dh = dg W_hh (matmul), dW_hhT = matmul_tn(h, dg), db_hh = sum(dg, axes 0). Written this way,
+ * the engine can lift each step's dW_hhT out of the backward loop into one matmul_tn over the
  * whole sequence (loop.c), and the per-step work is one matrix product and one vector pass.
  */
 #include <string.h>
@@ -77,7 +83,7 @@ static gx_status step_infer(gx_infer_ctx *c, int kind) {
     GX_TRY(step_want(c, k->op, 0, "gi", dt, B, k->G * H));
     GX_TRY(step_want(c, k->op, 1, "h", dt, B, H));
     if (k->has_c) GX_TRY(step_want(c, k->op, 2, "c", dt, B, H));
-    GX_TRY(step_want(c, k->op, 2 + k->has_c, "W_hh", dt, k->G * H, H));
+    GX_TRY(step_want(c, k->op, 2 + k->has_c, "W_hhT", dt, H, k->G * H));
     if (c->n_inputs == n_base + 1) GX_TRY(step_want(c, k->op, n_base, "b_hh", dt, k->G * H, -1));
     int32_t n = 0;
     c->outputs[n++] = step_info(dt, B, H);                        /* h'  */
@@ -156,16 +162,17 @@ static gx_status step_grad_or_zeros(gx_builder *b, const gx_vjp_args *a, gx_val 
     return a->api->emit_constant(b, 0.0, info.dtype, &info.shape, out);
 }
 
-/* From the pre-activation gradient dgh of gh = h W_hh^T + b_hh: dh = dgh W_hh (+ direct),
- * dW_hh = matmul_tn(dgh, h), db_hh = sum over the batch. */
+/* From the pre-activation gradient dgh of gh = h W_hhT + b_hh: dh = dgh W_hh (+ direct),
+ * dW_hhT = matmul_tn(h, dgh), db_hh = sum over the batch. */
 static gx_status step_emit_weights(gx_builder *b, const gx_vjp_args *a, const step_kind *k,
                                    gx_val dgh, gx_val dh_direct) {
     int32_t iw = 2 + k->has_c;
-    gx_val dh;
-    GX_TRY(gx_emit2(a->api, b, "matmul", dgh, a->inputs[iw], &dh));
+    gx_val dh, w;
+    GX_TRY(gx_emit1(a->api, b, "transpose", a->inputs[iw], &w));
+    GX_TRY(gx_emit2(a->api, b, "matmul", dgh, w, &dh));
     if (dh_direct != GX_VAL_NONE) GX_TRY(gx_emit2(a->api, b, "add", dh, dh_direct, &dh));
     a->d_inputs[1] = dh;
-    GX_TRY(gx_emit2(a->api, b, "matmul_tn", dgh, a->inputs[1], &a->d_inputs[iw]));
+    GX_TRY(gx_emit2(a->api, b, "matmul_tn", a->inputs[1], dgh, &a->d_inputs[iw]));
     if (a->n_inputs > iw + 1) {
         gx_attr_kv kv = {.name = "axes", .value = {.type = GX_ATTR_INTS, .n_ints = 1, .ints = {0}}};
         GX_TRY(a->api->emit(b, "sum", &dgh, 1, &kv, 1, &a->d_inputs[iw + 1], 1));
@@ -225,17 +232,17 @@ static const gx_op_example rnn_step_examples[] = {
 
 static const gx_op_example lstm_step_examples[] = {
     {.name = "B=2 H=3", .n_inputs = 5,
-     .inputs = {RNN_EX(2, 12), RNN_EX(2, 3), RNN_EX(2, 3), RNN_EX(12, 3), RNN_EX(12)}},
+     .inputs = {RNN_EX(2, 12), RNN_EX(2, 3), RNN_EX(2, 3), RNN_EX(3, 12), RNN_EX(12)}},
     {.name = "B=1 H=4, no bias", .n_inputs = 4,
-     .inputs = {RNN_EX(1, 16), RNN_EX(1, 4), RNN_EX(1, 4), RNN_EX(16, 4)}},
+     .inputs = {RNN_EX(1, 16), RNN_EX(1, 4), RNN_EX(1, 4), RNN_EX(4, 16)}},
     {.name = NULL},
 };
 
 static const gx_op_example gru_step_examples[] = {
     {.name = "B=2 H=3", .n_inputs = 4,
-     .inputs = {RNN_EX(2, 9), RNN_EX(2, 3), RNN_EX(9, 3), RNN_EX(9)}},
+     .inputs = {RNN_EX(2, 9), RNN_EX(2, 3), RNN_EX(3, 9), RNN_EX(9)}},
     {.name = "B=1 H=4, no bias", .n_inputs = 3,
-     .inputs = {RNN_EX(1, 12), RNN_EX(1, 4), RNN_EX(12, 4)}},
+     .inputs = {RNN_EX(1, 12), RNN_EX(1, 4), RNN_EX(4, 12)}},
     {.name = NULL},
 };
 
@@ -255,7 +262,7 @@ static const char *const gru_step_probes[] = {"gate.reset", "gate.update", "gate
 
 static const gx_op_desc step_ops[] = {
     {.size = sizeof(gx_op_desc), .name = "rnn_step",
-     .doc = "rnn_cell after the input projection: (gi, h, W_hh[, b_hh]) -> h'",
+     .doc = "rnn_cell after the input projection: (gi, h, W_hhT[, b_hh]) -> h'",
      .min_inputs = 3, .max_inputs = 4, .n_outputs = 1, .attrs = step_rnn_attrs,
      .infer = rnn_step_infer, .vjp = rnn_step_vjp, .examples = rnn_step_examples},
     {.size = sizeof(gx_op_desc), .name = "rnn_step_backward",
@@ -263,7 +270,7 @@ static const gx_op_desc step_ops[] = {
      .min_inputs = 2, .max_inputs = 2, .n_outputs = 1, .attrs = step_rnn_attrs,
      .infer = rnn_step_backward_infer, .grad_exempt = STEP_BACKWARD_EXEMPT},
     {.size = sizeof(gx_op_desc), .name = "lstm_step",
-     .doc = "lstm_cell after the input projection: (gi, h, c, W_hh[, b_hh]) -> (h', c', act)",
+     .doc = "lstm_cell after the input projection: (gi, h, c, W_hhT[, b_hh]) -> (h', c', act)",
      .min_inputs = 4, .max_inputs = 5, .n_outputs = 3, .infer = lstm_step_infer,
      .vjp = lstm_step_vjp, .examples = lstm_step_examples, .probes = lstm_step_probes},
     {.size = sizeof(gx_op_desc), .name = "lstm_step_backward",
@@ -271,7 +278,7 @@ static const gx_op_desc step_ops[] = {
      .min_inputs = 5, .max_inputs = 6, .n_outputs = 2, .infer = lstm_step_backward_infer,
      .grad_exempt = STEP_BACKWARD_EXEMPT},
     {.size = sizeof(gx_op_desc), .name = "gru_step",
-     .doc = "gru_cell after the input projection: (gi, h, W_hh[, b_hh]) -> (h', act)",
+     .doc = "gru_cell after the input projection: (gi, h, W_hhT[, b_hh]) -> (h', act)",
      .min_inputs = 3, .max_inputs = 4, .n_outputs = 2, .infer = gru_step_infer,
      .vjp = gru_step_vjp, .examples = gru_step_examples, .probes = gru_step_probes},
     {.size = sizeof(gx_op_desc), .name = "gru_step_backward",
