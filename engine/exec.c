@@ -226,6 +226,30 @@ gx_status gx_exec_new(gx_graph *g, const char *backend_name, const gx_val *wante
     return exec_plan(g, be, wanted, n_wanted, out, d);
 }
 
+/* An element-wise add/sub/mul whose first input is an intermediate read for the last time here
+ * and shaped like the output writes its output over that input (element i is read before it
+ * is written, in every kernel): the bias add after a large product then needs no second
+ * buffer. Returns the input to share, or NONE. */
+static gx_val in_place_input(const gx_graph *g, const gx_node *nd, int32_t s,
+                             const int32_t *last_use, const unsigned char *pinned,
+                             const uint64_t *offset) {
+    static const char *const ops[] = {"add", "sub", "mul"};
+    if (nd->loop || nd->n_out != 1 || nd->n_in < 1) return GX_VAL_NONE;
+    int known = 0;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) known |= strcmp(nd->op->name, ops[i]) == 0;
+    gx_val a = nd->in[0], y = nd->out[0];
+    if (!known || pinned[a] || pinned[y] || last_use[a] != s || offset[a] == NO_OFFSET ||
+        g->values[a].kind != GX_VALUE_NODE || offset[y] != NO_OFFSET)
+        return GX_VAL_NONE;
+    const gx_tensor_info *ia = &g->values[a].info, *iy = &g->values[y].info;
+    if (ia->dtype != iy->dtype || ia->shape.ndim != iy->shape.ndim) return GX_VAL_NONE;
+    for (int32_t k = 0; k < ia->shape.ndim; k++)
+        if (ia->shape.dims[k] != iy->shape.dims[k]) return GX_VAL_NONE;
+    for (int32_t i = 1; i < nd->n_in; i++)
+        if (nd->in[i] == a) return GX_VAL_NONE;
+    return a;
+}
+
 static gx_status exec_plan(gx_graph *g, gx_backend *be, const gx_val *wanted, int32_t n_wanted,
                            gx_exec **out, gx_diag *d) {
     *out = NULL;
@@ -312,6 +336,8 @@ static gx_status exec_plan(gx_graph *g, gx_backend *be, const gx_val *wanted, in
     for (s = 0; s < n_steps; s++) {
         step *sp = &e->steps[s];
         const gx_node *nd = &g->nodes[sp->node];
+        gx_val alias = in_place_input(g, nd, s, last_use, pinned, e->offset);
+        if (alias != GX_VAL_NONE) e->offset[nd->out[0]] = e->offset[alias];
         for (int32_t j = 0; j < nd->n_out; j++) {
             gx_val v = nd->out[j];
             if (e->offset[v] == NO_OFFSET) fit_alloc(&f, value_bytes(&g->values[v]), &e->offset[v]);
@@ -333,7 +359,7 @@ static gx_status exec_plan(gx_graph *g, gx_backend *be, const gx_val *wanted, in
             gx_val v = nd->in[i];
             int dup = 0;
             for (int32_t k2 = 0; k2 < i; k2++) dup |= nd->in[k2] == v;
-            if (!dup && last_use[v] == s && !pinned[v] &&
+            if (!dup && v != alias && last_use[v] == s && !pinned[v] &&
                 !fit_release(&f, e->offset[v], value_bytes(&g->values[v])))
                 goto nomem;
         }
@@ -513,6 +539,11 @@ gx_status gx_exec_run(gx_exec *e, gx_diag *d) {
     return st == GX_OK ? GX_OK : gx_diag_set(d, st, "backend '%s': sync failed", e->backend->name);
 }
 
-uint64_t gx_exec_arena_bytes(const gx_exec *e) { return e->arena_bytes; }
+uint64_t gx_exec_arena_bytes(const gx_exec *e) {
+    uint64_t n = e->arena_bytes;
+    for (int32_t s = 0; s < e->n_steps; s++)
+        if (e->steps[s].body) n += gx_exec_arena_bytes(e->steps[s].body);
+    return n;
+}
 int32_t gx_exec_n_steps(const gx_exec *e) { return e->n_steps; }
 const char *gx_exec_backend_name(const gx_exec *e) { return e->backend->name; }

@@ -25,7 +25,8 @@ gx_status gx_exec_write(gx_exec *e, gx_val v, const void *src, uint64_t bytes, g
 gx_status gx_exec_read(gx_exec *e, gx_val v, void *dst, uint64_t bytes, gx_diag *d);
 gx_status gx_exec_run(gx_exec *e, gx_diag *d);
 
-/* plan facts, for `gexec check`/tests: arena bytes, steps (kernel calls) */
+/* plan facts, for `gexec check`, bench and tests: arena bytes (loop bodies' plans included),
+ * steps (kernel calls) */
 uint64_t    gx_exec_arena_bytes(const gx_exec *e);
 int32_t     gx_exec_n_steps(const gx_exec *e);
 const char *gx_exec_backend_name(const gx_exec *e);

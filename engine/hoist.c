@@ -4,7 +4,8 @@
  * A body node rnn_cell/lstm_cell/gru_cell(x, h, [c,] W_ih, W_hh[, b_ih, b_hh]) whose x is a
  * slice of one of the loop's sequences X and whose W_ih (and b_ih) are loop invariants becomes
  *
- *   before the loop:  GI = X @ transpose(W_ih) + b_ih [+ b_hh]     (one product, T steps at once)
+ *   before the loop:  GI = X' @ transpose(W_ih) + b_ih [+ b_hh]    (one product, T steps at once;
+ *                                                                   X' is X with time first)
  *                     W_hhT = transpose(W_hh)                      (the layout the step reads)
  *   in the body:      <cell>_step(GI[t], h, [c,] W_hhT[, b_hh])
  *
@@ -134,7 +135,19 @@ static gx_status hoist_node(gx_graph *outer, gx_loop *l, gx_val **in, int32_t n,
     if (axis >= outer->values[X].info.shape.ndim - 1) return GX_OK;   /* time on the feature axis */
     int fold = has_bias && k->fold_bhh && kbh >= 0;
 
-    /* before the loop: GI = X @ transpose(W_ih) (+ b_ih (+ b_hh)) */
+    /* before the loop: GI = X @ transpose(W_ih) (+ b_ih (+ b_hh)), time-major: X's time axis
+     * goes first (a copy of the small input), so GI[t] and its gradient's slices are
+     * contiguous and the backward loop's dGI stack is laid out like its other stacks */
+    if (axis != 0) {
+        gx_attr_kv kv = {.name = "axes", .value = {.type = GX_ATTR_INTS}};
+        int32_t nd_x = outer->values[X].info.shape.ndim;
+        kv.value.ints[kv.value.n_ints++] = axis;
+        for (int32_t q = 0; q < nd_x; q++)
+            if (q != axis) kv.value.ints[kv.value.n_ints++] = q;
+        gx_builder b = {.g = outer, .diag = d, .pos = nd.pos, .backward = 0};
+        GX_TRY(gx_builder_emit(&b, "permute", &X, 1, &kv, 1, &X, 1));
+        axis = 0;
+    }
     gx_val w = (*in)[inv0 + kw], wt, gi;
     GX_TRY(emit(outer, "transpose", &w, 1, nd.pos, &wt, d));
     gx_val mm[2] = {X, wt};

@@ -490,6 +490,10 @@ gx_status gx_loop_vjp(gx_builder *b, int32_t node, const gx_val *d_out, gx_val *
     for (int32_t q = 0; q < n_lift && st == GX_OK; q++)
         for (int i = 0; i < 2; i++)
             if (lifts[q].body_v[i] != GX_VAL_NONE && lifts[q].outer[i] == GX_VAL_NONE) {
+                for (int32_t j = 0; j < bl->n_yield && lifts[q].yield[i] < 0; j++)
+                    if (bl->yield_out[j] == lifts[q].body_v[i] && bl->yield_axis[j] == 0)
+                        lifts[q].yield[i] = j;   /* already stacked (a sequence's gradient) */
+                if (lifts[q].yield[i] >= 0) continue;
                 lifts[q].yield[i] = bl->n_yield;
                 bl->yield_out[bl->n_yield] = lifts[q].body_v[i];
                 bl->yield_axis[bl->n_yield++] = 0;

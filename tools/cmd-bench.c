@@ -145,6 +145,7 @@ typedef struct bench_result {
     double      flops_train, flops_infer;
     timing      train, infer;
     double      rss_mb;
+    double      arena_mb;   /* the training and inference plans' memory, loop bodies included */
     const gx_graph *g;
 } bench_result;
 
@@ -192,6 +193,8 @@ static void print_json(const bench_result *r) {
     json_num(stdout, r->flops_infer / in * 1e-9);
     printf(", \"peak_rss_mb\": ");
     json_num(stdout, r->rss_mb);
+    printf(", \"arena_mb\": ");
+    json_num(stdout, r->arena_mb);
     printf("}\n");
 }
 
@@ -211,7 +214,7 @@ static void print_text(const bench_result *r) {
                k ? "inference" : "training", (double)r->tokens / ts[k]->median,
                1e3 * ts[k]->median, 1e3 * ts[k]->min, 1e3 * ts[k]->max,
                fl[k] / ts[k]->median * 1e-9);
-    printf("  peak RSS  %.1f MB\n", r->rss_mb);
+    printf("  peak RSS  %.1f MB (plans' arenas %.1f MB)\n", r->rss_mb, r->arena_mb);
 }
 
 // ---- the verb -------------------------------------------------------------------------------
@@ -280,6 +283,8 @@ int cmd_bench(const cli_opts *o) {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         r.rss_mb = (double)ru.ru_maxrss / 1024.0;   /* Linux: kilobytes */
+        r.arena_mb = (double)(gx_exec_arena_bytes(gx_trainer_exec(t, 0)) +
+                              gx_exec_arena_bytes(gx_trainer_exec(t, 1))) / (1024.0 * 1024.0);
         if (b.json) print_json(&r);
         else print_text(&r);
         fflush(stdout);
