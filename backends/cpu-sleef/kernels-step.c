@@ -3,12 +3,13 @@
  * projection already done (ops/rnn/step.c): rnn_step, lstm_step, gru_step and their
  * *_step_backward ops. f32 only.
  *
- * A forward step is one sgemm, h W_hh^T, then one vector pass per batch row (csl_vec->*_row,
- * simd-template.h) that adds gi and b_hh and applies the gates. The sgemm writes straight into
- * an output the pass then overwrites in place, so no kernel here needs a workspace: rnn_step
- * into h' [B, H]; lstm_step into act [B, 4H]; gru_step into the first 3H of every row of
- * act [B, 4H] (ldc = 4H), since the pass turns (gh_r, gh_z, gh_n) into (r, z, n, gh_n) and the
- * gru needs h W_hh^T apart from gi anyway. The backward steps are pure vector passes.
+ * A forward step is one sgemm, h W_hhT (= h W_hh^T: the weights come transposed, so the product
+ * reads them in place), then one vector pass per batch row (csl_vec->*_row, simd-template.h)
+ * that adds gi and b_hh and applies the gates. The sgemm writes straight into an output the
+ * pass then overwrites in place, so no kernel here needs a workspace: rnn_step into h' [B, H];
+ * lstm_step into act [B, 4H]; gru_step into the first 3H of every row of act [B, 4H]
+ * (ldc = 4H), since the pass turns (gh_r, gh_z, gh_n) into (r, z, n, gh_n) and the gru needs
+ * h W_hh^T apart from gi anyway. The backward steps are pure vector passes.
  *
  * Threads: none yet; the row passes are written as functions of a row range (rows are
  * independent) so that they can go to a thread pool in chunks of rows without changing a bit.
@@ -48,11 +49,12 @@ typedef struct csl_step_job {
     int          relu;
 } csl_step_job;
 
-// C [B, ldc] (its first G*H columns) = h W_hh^T; h [B, H], W_hh [G*H, H]
+// C [B, ldc] (its first G*H columns) = h W_hhT; h [B, H], W_hhT [H, G*H] (the recurrent
+// weights transposed, so the product reads them row-major in place)
 static gx_status csl_step_gemm(const gx_kernel_args *a, const char *op, const float *h,
-                               const float *w_hh, int64_t B, int64_t H, int64_t G, float *C,
+                               const float *w_hht, int64_t B, int64_t H, int64_t G, float *C,
                                int64_t ldc) {
-    return csl_sgemm(a, op, 0, 1, B, G * H, H, 1.0f, h, H, w_hh, H, 0.0f, C, ldc);
+    return csl_sgemm(a, op, 0, 0, B, G * H, H, 1.0f, h, H, w_hht, G * H, 0.0f, C, ldc);
 }
 
 static void rnn_step_rows(void *arg, int64_t b0, int64_t b1) {
@@ -62,17 +64,17 @@ static void rnn_step_rows(void *arg, int64_t b0, int64_t b1) {
         csl_vec->rnn_fwd_row(j->y + b * H, j->y + b * H, j->gi + b * H, j->b_hh, H, j->relu);
 }
 
-// gi [B, H], h [B, H], W_hh [H, H], b_hh [H] (optional) -> h' [B, H] = act(gi + h W_hh^T + b_hh).
+// gi [B, H], h [B, H], W_hhT [H, H], b_hh [H] (optional) -> h' [B, H] = act(gi + h W_hh^T + b_hh).
 // The row pass is rnn_cell's, with gi in the place of b_ih (both are just added).
 // attrs: nonlinearity ("tanh" or "relu")
 static gx_status rnn_step_run(const gx_kernel_args *a) {
     if (a->ith != 0) return GX_OK;
     const float *gi = csl_f32(&a->inputs[0]), *h = csl_f32(&a->inputs[1]);
-    const float *w_hh = csl_f32(&a->inputs[2]);
+    const float *w_hht = csl_f32(&a->inputs[2]);
     const float *b_hh = a->n_inputs > 3 ? csl_f32(&a->inputs[3]) : NULL;
     float *y = csl_f32(&a->outputs[0]);
     int64_t B = a->inputs[1].shape.dims[0], H = a->inputs[1].shape.dims[1];
-    GX_TRY(csl_step_gemm(a, "rnn_step", h, w_hh, B, H, 1, y, H));
+    GX_TRY(csl_step_gemm(a, "rnn_step", h, w_hht, B, H, 1, y, H));
     csl_step_job j = {.gi = gi, .b_hh = b_hh, .y = y, .H = H, .relu = csl_step_is_relu(a)};
     rnn_step_rows(&j, 0, B);
     return GX_OK;
@@ -86,17 +88,17 @@ static void lstm_step_rows(void *arg, int64_t b0, int64_t b1) {
                                    j->y + b * H, j->c_out + b * H, H);
 }
 
-// gi [B, 4H], h and c [B, H], W_hh [4H, H], b_hh [4H] (optional) -> h', c' [B, H], act [B, 4H]
+// gi [B, 4H], h and c [B, H], W_hhT [H, 4H], b_hh [4H] (optional) -> h', c' [B, H], act [B, 4H]
 // (the activated gates i f g o); h W_hh^T goes into act first
 static gx_status lstm_step_run(const gx_kernel_args *a) {
     if (a->ith != 0) return GX_OK;
     const float *gi = csl_f32(&a->inputs[0]), *h = csl_f32(&a->inputs[1]);
-    const float *c = csl_f32(&a->inputs[2]), *w_hh = csl_f32(&a->inputs[3]);
+    const float *c = csl_f32(&a->inputs[2]), *w_hht = csl_f32(&a->inputs[3]);
     const float *b_hh = a->n_inputs > 4 ? csl_f32(&a->inputs[4]) : NULL;
     float *h_out = csl_f32(&a->outputs[0]), *c_out = csl_f32(&a->outputs[1]);
     float *act = csl_f32(&a->outputs[2]);
     int64_t B = a->inputs[1].shape.dims[0], H = a->inputs[1].shape.dims[1], R = 4 * H;
-    GX_TRY(csl_step_gemm(a, "lstm_step", h, w_hh, B, H, 4, act, R));
+    GX_TRY(csl_step_gemm(a, "lstm_step", h, w_hht, B, H, 4, act, R));
     csl_step_job j = {.gi = gi, .c = c, .b_hh = b_hh, .y = h_out, .c_out = c_out, .act = act,
                       .H = H};
     lstm_step_rows(&j, 0, B);
@@ -111,16 +113,16 @@ static void gru_step_rows(void *arg, int64_t b0, int64_t b1) {
                                   j->y + b * H, H);
 }
 
-// gi [B, 3H], h [B, H], W_hh [3H, H], b_hh [3H] (optional) -> h' [B, H], act [B, 4H]
+// gi [B, 3H], h [B, H], W_hhT [H, 3H], b_hh [3H] (optional) -> h' [B, H], act [B, 4H]
 // (r, z, n, gh_n); h W_hh^T goes into the first 3H of every act row first
 static gx_status gru_step_run(const gx_kernel_args *a) {
     if (a->ith != 0) return GX_OK;
     const float *gi = csl_f32(&a->inputs[0]), *h = csl_f32(&a->inputs[1]);
-    const float *w_hh = csl_f32(&a->inputs[2]);
+    const float *w_hht = csl_f32(&a->inputs[2]);
     const float *b_hh = a->n_inputs > 3 ? csl_f32(&a->inputs[3]) : NULL;
     float *y = csl_f32(&a->outputs[0]), *act = csl_f32(&a->outputs[1]);
     int64_t B = a->inputs[1].shape.dims[0], H = a->inputs[1].shape.dims[1];
-    GX_TRY(csl_step_gemm(a, "gru_step", h, w_hh, B, H, 3, act, 4 * H));
+    GX_TRY(csl_step_gemm(a, "gru_step", h, w_hht, B, H, 3, act, 4 * H));
     csl_step_job j = {.gi = gi, .h = h, .b_hh = b_hh, .y = y, .act = act, .H = H};
     gru_step_rows(&j, 0, B);
     return GX_OK;
