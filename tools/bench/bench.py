@@ -91,8 +91,9 @@ def run_gexec(gexec, graph, data, cfg, threads, steps, warmup):
     cmd = [gexec, "bench", graph, "--json", "--threads", str(threads), "--data", data,
            "--batch", str(B), "--bptt", str(T), "--steps", str(steps), "--warmup", str(warmup)]
     env = dict(os.environ)
-    # bound the BLAS pool too, for a backend that does not read --threads (yet)
-    env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(threads)
+    # cpu-sleef runs its own pool of --threads workers and pins OpenBLAS to one thread itself;
+    # this only keeps OpenBLAS from starting (idle) threads of its own at load
+    env["OPENBLAS_NUM_THREADS"] = "1"
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                        universal_newlines=True)
     if p.returncode != 0:
