@@ -87,6 +87,16 @@ typedef struct csl_simd {
      * dh_direct [H] = dy * z */
     void (*gru_step_bwd_row)(float *dgi, float *dgh, float *dh_direct, const float *act,
                              const float *h, const float *dy, const float *dact, int64_t H);
+    /* C[:, N0:N1] = A B[:, N0:N1] + beta C[:, N0:N1]: A [M, K], B [K, N], C [M, N], row-major
+     * with leading dims lda, ldb, ldc; B read in place (no packing), register-blocked
+     * micro-tiles of 6 rows x 2*VN columns with FMA (so the ISAs differ in the last bits).
+     * beta == 0 ignores C's old contents (NaN included); M, K >= 0, 0 <= N0 <= N1 <= N.
+     * Column panels: calls on [N0, N1) ranges whose boundaries are multiples of 2*VN (32
+     * floats covers every ISA) give the same bits as one call on the union, so threads may
+     * split N that way (each element is one fixed chain: beta C, then fma over k in order). */
+    void (*gemm_nn_cols)(int64_t M, int64_t N0, int64_t N1, int64_t K, const float *A,
+                         int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                         int64_t ldc);
 } csl_simd;
 
 extern const csl_simd csl_simd_avx512, csl_simd_avx2, csl_simd_sse2;

@@ -31,6 +31,7 @@ static inline void csl_store_n(float *p, vf v, long long n) {
 #define v_add          _mm256_add_ps
 #define v_sub          _mm256_sub_ps
 #define v_mul          _mm256_mul_ps
+#define v_fma          _mm256_fmadd_ps   // a * b + c, fused (gemm_nn_cols only)
 #define v_div          _mm256_div_ps
 #define v_max          _mm256_max_ps
 #define v_where_pos(p, g) \

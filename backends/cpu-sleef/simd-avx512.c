@@ -17,6 +17,7 @@ typedef __m512 vf;
 #define v_add          _mm512_add_ps
 #define v_sub          _mm512_sub_ps
 #define v_mul          _mm512_mul_ps
+#define v_fma          _mm512_fmadd_ps   // a * b + c, fused (gemm_nn_cols only)
 #define v_div          _mm512_div_ps
 #define v_max          _mm512_max_ps
 #define v_where_pos(p, g) \

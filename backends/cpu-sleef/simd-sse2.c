@@ -30,6 +30,7 @@ static inline void csl_store_n(float *p, vf v, long long n) {
 #define v_add          _mm_add_ps
 #define v_sub          _mm_sub_ps
 #define v_mul          _mm_mul_ps
+#define v_fma(a, b, c) _mm_add_ps(_mm_mul_ps((a), (b)), (c))   // no FMA in SSE2: two roundings
 #define v_div          _mm_div_ps
 #define v_max          _mm_max_ps
 #define v_where_pos(p, g) _mm_and_ps(_mm_cmpgt_ps((p), _mm_setzero_ps()), (g))

@@ -13,9 +13,14 @@
  *   CSL_SIMD_TABLE      the name of the csl_simd table to define
  *   CSL_SIMD_NAME       its name string
  *
+ *   v_fma(a, b, c)      a * b + c: fused on AVX-512 and AVX2, a multiply then an add on SSE2
+ *
  * Everything here is static except the table, so the three copies never meet at link time.
  * Arithmetic is plain multiply and add (no FMA contraction; the build is ISO C11, so GCC does
- * not fuse on its own): the three tables then differ only in SLEEF's own last bits.
+ * not fuse on its own): the three tables then differ only in SLEEF's own last bits. The one
+ * exception is gemm_nn_cols, which uses v_fma on purpose (speed: one instruction per
+ * multiply-add): its f32 results therefore differ between the ISAs in the last bits (each ISA
+ * is still deterministic, and the same for any column split).
  */
 #include <string.h>
 
@@ -400,6 +405,130 @@ static void gemm_small(int ta, int tb, int64_t M, int64_t N, int64_t K, float al
         }
 }
 
+// ---- register-blocked product with B read in place -----------------------------------------------
+
+/* gemm_nn_cols: C[:, N0:N1] = A B[:, N0:N1] + beta C[:, N0:N1], row-major, no packing (B is read
+ * where it lies, row by row). Micro-tiles of GEMM_MR rows x GEMM_NR = 2 VN columns live in 12
+ * vector accumulators; per k: two B vectors, GEMM_MR broadcasts of A, 2 GEMM_MR v_fma.
+ * Loop order: k block (GEMM_KC rows of B: a stripe whose pages stay in the TLB) > column panel
+ * (GEMM_NR) > row block (GEMM_MR; each walks the same KC x NR slice of B) > k.
+ * Each element of C is one chain, the same whichever path (full or masked panel, full or short
+ * row block, any k block) computes it: acc = beta != 0 ? beta * C_old : 0, then
+ * acc = fma(A[i][k], B[k][j], acc) for k = 0, 1, ..., K-1 in order (a k block stores acc in C and
+ * the next one reloads it, which changes no bit). */
+#ifndef GEMM_MR
+#if VN == 16
+#define GEMM_MR 12   // AVX-512: 24 accumulators of the 32 zmm (half the B traffic of 6 rows)
+#else
+#define GEMM_MR 6    // AVX2, SSE2: 12 accumulators of the 16 registers
+#endif
+#endif
+#define GEMM_NR (2 * VN)
+#ifndef GEMM_KC
+#define GEMM_KC 256
+#endif
+
+// one tile: mr rows (a constant after inlining) x n columns (full: n == GEMM_NR), k in [k0, k1)
+static inline __attribute__((always_inline)) void
+gemm_tile(const int mr, const int full, int64_t n, int64_t k0, int64_t k1, int first,
+          const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+          int64_t ldc) {
+    const int64_t n0 = full ? VN : (n < VN ? n : VN), n1 = full ? VN : n - n0;
+    vf c0[GEMM_MR], c1[GEMM_MR];
+    const vf zero = v_set1(0.0f);
+#pragma GCC unroll 16
+    for (int i = 0; i < mr; i++) {
+        float *c = C + i * ldc;
+        if (!first) {
+            c0[i] = full ? v_load(c) : ld(c, n0);
+            c1[i] = full ? v_load(c + VN) : n1 > 0 ? ld(c + VN, n1) : zero;
+        } else if (beta != 0.0f) {
+            vf bv = v_set1(beta);
+            c0[i] = v_mul(bv, full ? v_load(c) : ld(c, n0));
+            c1[i] = v_mul(bv, full ? v_load(c + VN) : n1 > 0 ? ld(c + VN, n1) : zero);
+        } else {
+            c0[i] = zero;
+            c1[i] = zero;
+        }
+    }
+    const float *a = A + k0;
+    const float *b = B + k0 * ldb;
+    for (int64_t k = k0; k < k1; k++, a++, b += ldb) {
+        vf b0 = full ? v_load(b) : ld(b, n0);
+        vf b1 = full ? v_load(b + VN) : n1 > 0 ? ld(b + VN, n1) : zero;
+#pragma GCC unroll 16
+        for (int i = 0; i < mr; i++) {
+            vf ai = v_set1(a[i * lda]);
+            c0[i] = v_fma(ai, b0, c0[i]);
+            c1[i] = v_fma(ai, b1, c1[i]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < mr; i++) {
+        float *c = C + i * ldc;
+        if (full) {
+            v_store(c, c0[i]);
+            v_store(c + VN, c1[i]);
+        } else {
+            st(c, c0[i], n0);
+            if (n1 > 0) st(c + VN, c1[i], n1);
+        }
+    }
+}
+
+#define GEMM_TILE_FN(mr, full)                                                                  \
+    static void gemm_tile_##mr##_##full(int64_t n, int64_t k0, int64_t k1, int first,          \
+                                        const float *A, int64_t lda, const float *B,           \
+                                        int64_t ldb, float beta, float *C, int64_t ldc) {      \
+        gemm_tile(mr, full, n, k0, k1, first, A, lda, B, ldb, beta, C, ldc);                   \
+    }
+#define GEMM_TILE_FNS(mr) GEMM_TILE_FN(mr, 0) GEMM_TILE_FN(mr, 1)
+GEMM_TILE_FNS(1)
+GEMM_TILE_FNS(2)
+GEMM_TILE_FNS(3)
+GEMM_TILE_FNS(4)
+GEMM_TILE_FNS(5)
+GEMM_TILE_FNS(6)
+#if GEMM_MR > 6
+GEMM_TILE_FNS(7)
+GEMM_TILE_FNS(8)
+GEMM_TILE_FNS(9)
+GEMM_TILE_FNS(10)
+GEMM_TILE_FNS(11)
+GEMM_TILE_FNS(12)
+#endif
+
+typedef void (*gemm_tile_fn)(int64_t, int64_t, int64_t, int, const float *, int64_t,
+                             const float *, int64_t, float, float *, int64_t);
+#define GEMM_TILE_ROW(mr) {gemm_tile_##mr##_0, gemm_tile_##mr##_1}
+static const gemm_tile_fn gemm_tiles[GEMM_MR + 1][2] = {
+    {NULL, NULL}, GEMM_TILE_ROW(1), GEMM_TILE_ROW(2), GEMM_TILE_ROW(3), GEMM_TILE_ROW(4),
+    GEMM_TILE_ROW(5), GEMM_TILE_ROW(6),
+#if GEMM_MR > 6
+    GEMM_TILE_ROW(7), GEMM_TILE_ROW(8), GEMM_TILE_ROW(9), GEMM_TILE_ROW(10), GEMM_TILE_ROW(11),
+    GEMM_TILE_ROW(12),
+#endif
+};
+
+static void gemm_nn_cols(int64_t M, int64_t N0, int64_t N1, int64_t K, const float *A,
+                         int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                         int64_t ldc) {
+    int64_t k0 = 0;
+    do {   // at least once, so that K == 0 still gives C = beta C
+        int64_t k1 = K - k0 > GEMM_KC ? k0 + GEMM_KC : K;
+        for (int64_t j = N0; j < N1; j += GEMM_NR) {
+            int64_t n = N1 - j < GEMM_NR ? N1 - j : GEMM_NR;
+            int full = n == GEMM_NR;
+            for (int64_t i = 0; i < M; i += GEMM_MR) {
+                int64_t mr = M - i < GEMM_MR ? M - i : GEMM_MR;
+                gemm_tiles[mr][full](n, k0, k1, k0 == 0, A + i * lda, lda, B + j, ldb, beta,
+                                     C + i * ldc + j, ldc);
+            }
+        }
+        k0 = k1;
+    } while (k0 < K);
+}
+
 const csl_simd CSL_SIMD_TABLE = {
     .name          = CSL_SIMD_NAME,
     .tanh          = map_tanh,
@@ -419,4 +548,5 @@ const csl_simd CSL_SIMD_TABLE = {
     .lstm_step_bwd_row = lstm_step_bwd_row,
     .gru_step_fwd_row  = gru_step_fwd_row,
     .gru_step_bwd_row  = gru_step_bwd_row,
+    .gemm_nn_cols      = gemm_nn_cols,
 };
