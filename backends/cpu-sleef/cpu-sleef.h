@@ -89,7 +89,8 @@ typedef struct csl_simd {
                              const float *h, const float *dy, const float *dact, int64_t H);
     /* C[:, N0:N1] = A B[:, N0:N1] + beta C[:, N0:N1]: A [M, K], B [K, N], C [M, N], row-major
      * with leading dims lda, ldb, ldc; B read in place (no packing), register-blocked
-     * micro-tiles of 6 rows x 2*VN columns with FMA (so the ISAs differ in the last bits).
+     * micro-tiles of 12 (AVX-512) or 6 rows x 2*VN columns with FMA (the ISAs differ in the
+     * last bits).
      * beta == 0 ignores C's old contents (NaN included); M, K >= 0, 0 <= N0 <= N1 <= N.
      * Column panels: calls on [N0, N1) ranges whose boundaries are multiples of 2*VN (32
      * floats covers every ISA) give the same bits as one call on the union, so threads may
