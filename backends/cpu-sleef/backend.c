@@ -11,43 +11,85 @@
  * lower one, which is how the tests exercise the fallbacks on an AVX-512 machine; a request the
  * CPU cannot honour is ignored with a warning.
  *
- * Threads: OpenBLAS runs its own pthread pool (by default one thread per core). The engine's
- * executor calls kernels on one thread today; when it gets a thread pool of its own, that pool
- * will pin OpenBLAS (openblas_set_num_threads) so the two do not oversubscribe the cores. Until
- * then OpenBLAS keeps its default, which is deterministic for a given thread count. Two things
- * the pinning should weigh (OpenBLAS 0.3.21, measured on 2 cores with char_lstm B32 H256): its
- * threaded sgemm mallocs a job table on every call it splits across threads (here: every
- * product above CSL_SMALL_GEMM, the smaller ones never reach OpenBLAS), the one allocation left
- * in a planned run on this backend, gone with one thread; and at these sizes one thread is
- * also faster (gexec grad 0.23 s against 0.34 s with two).
+ * Threads: the context owns a pool of worker threads (pool.c) that the kernels split their work
+ * over (csl_parallel; every split is a function of the shapes, so the bits do not depend on the
+ * thread count). Its size is the host's GX_EXT_THREADS (`gexec ... --threads N`, or
+ * gx_registry_set_threads); when that is 0 (or the host has no such extension), the environment
+ * variable GEXEC_THREADS (a positive integer) if set, else the number of online cores. The
+ * calling thread counts as one, so N threads means N - 1 workers. Idle workers spin for 100 us
+ * and then sleep on a condition variable, so a pool between runs costs no CPU.
+ *
+ * OpenBLAS is pinned to one thread here (openblas_set_num_threads(1), process-wide), and
+ * csl_sgemm splits big products into blocks instead, each one single-threaded sgemm. Before,
+ * OpenBLAS's own pool (one thread per core) split every product above CSL_SMALL_GEMM itself;
+ * measured on 2 cores with char_lstm B32 H256 (OpenBLAS 0.3.21), that cost a lot of scheduler
+ * time (sched_yield in its idle loop), a malloc of a job table on every threaded call (the one
+ * allocation left in a planned run), and it was slower than one thread. Two pools of threads
+ * on the same cores also fought each other; now there is only ours.
  */
+#define _POSIX_C_SOURCE 200809L /* sysconf */
+
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cpu-sleef.h"
 
 const csl_simd *csl_vec = &csl_simd_sse2;
 
-// The backend keeps no state, but init must hand back a context: a static, read-only one serves
-// every init and is safe to share between threads.
-static const int csl_ctx_token = 0;
+#define CSL_MAX_THREADS 256
 
 static int32_t csl_score(const gx_host_api *api, gx_host *host) {
     return 10;   // always usable on x86-64, and preferred over cpu-scalar (1)
 }
 
+// GX_EXT_THREADS, else GEXEC_THREADS, else the online cores (see the top); at most CSL_MAX_THREADS
+static int32_t csl_pick_threads(const gx_host_api *api, gx_host *host) {
+    const int32_t *ext = api->get_extension != NULL ? api->get_extension(host, GX_EXT_THREADS)
+                                                    : NULL;
+    long n = ext != NULL ? *ext : 0;
+    const char *env = getenv("GEXEC_THREADS");
+    if (n <= 0 && env != NULL && *env != '\0') {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (*end == '\0' && v > 0) n = v;
+        else
+            api->log(host, GX_LOG_WARN,
+                     "cpu-sleef: GEXEC_THREADS=%s is not a positive integer; ignored", env);
+    }
+    if (n <= 0) n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0) n = 1;
+    return (int32_t)(n > CSL_MAX_THREADS ? CSL_MAX_THREADS : n);
+}
+
 static gx_status csl_init(const gx_host_api *api, gx_host *host, void **ctx) {
-    *ctx = (void *)&csl_ctx_token;
+    // one OpenBLAS thread: the pool splits the products (kernels-matmul.c)
+    openblas_set_num_threads(1);
+    csl_ctx *c = calloc(1, sizeof *c);
+    if (c == NULL) return GX_ERR_NOMEM;
+    c->pool = csl_pool_new(csl_pick_threads(api, host));
+    if (c->pool == NULL) {
+        free(c);
+        return GX_ERR_NOMEM;
+    }
+    *ctx = c;
     return GX_OK;
 }
 
 static void csl_deinit(void *ctx) {
+    csl_ctx *c = ctx;
+    if (c == NULL) return;
+    csl_pool_free(c->pool);
+    free(c);
 }
 
 static gx_status csl_describe(void *ctx, char *out, size_t out_size) {
+    const csl_ctx *c = ctx;
     if (out != NULL && out_size > 0)
-        snprintf(out, out_size, "host CPU, %s SLEEF kernels, %s", csl_vec->name,
+        snprintf(out, out_size, "host CPU, %d threads, %s SLEEF kernels, %s",
+                 (int)csl_pool_threads(c != NULL ? c->pool : NULL), csl_vec->name,
                  csl_blas_config());
     return GX_OK;
 }

@@ -13,10 +13,18 @@
  * plugin loads and runs on any x86-64; only the chosen table's code is ever executed. The rest
  * of the plugin is compiled for the baseline and calls vector code through `csl_vec`.
  *
+ * Threads: the backend context owns a pool of worker threads (pool.c; GX_EXT_THREADS, else
+ * GEXEC_THREADS, else one per online core, the caller counting as one). The engine calls each
+ * kernel once, on its own thread, with ith = 0 and nth = 1; a kernel with enough work splits it
+ * into tasks and hands them to the pool with csl_parallel (below). OpenBLAS is pinned to one
+ * thread at init, so the only threads are the pool's, and every large product is cut into
+ * blocks that each go to a single-threaded cblas_sgemm (csl_sgemm).
+ *
  * Rules every kernel follows: never allocate (scratch comes from the engine's workspace, see
- * gx_kernel_desc.workspace), be deterministic (fixed summation orders; OpenBLAS with a fixed
- * thread count gives the same result run after run), accumulate long sums in double, and do all
- * the work when ith == 0 and nothing when ith > 0 (the executor calls with nth = 1 today).
+ * gx_kernel_desc.workspace; the pool never allocates either), be deterministic with the same
+ * bits for any thread count (fixed summation orders; work split by the problem's shape only,
+ * never by the thread count, and partial results combined in a fixed order), accumulate long
+ * sums in double, and do all the work when ith == 0 and nothing when ith > 0.
  */
 #ifndef GX_CPU_SLEEF_H
 #define GX_CPU_SLEEF_H
@@ -177,14 +185,88 @@ static inline void csl_iter_next(csl_iter *it) {
 /* C = alpha op(A) op(B) + beta C, row-major, op = transpose when trans_* is set; A is M x K
  * after op, B is K x N after op. Handles empty sizes (K = 0 scales C by beta) and refuses sizes
  * beyond OpenBLAS's 32-bit integers with set_error. Products of at most CSL_SMALL_GEMM
- * multiply-adds run in csl_vec->gemm_small instead of OpenBLAS (see kernels-matmul.c). */
+ * multiply-adds run in csl_vec->gemm_small instead of OpenBLAS (see kernels-matmul.c); that
+ * choice is made on the whole product, so every block of one product takes the same path.
+ * Products of more than CSL_GEMM_BLOCK_WORK multiply-adds are cut into blocks of rows or of
+ * columns of C (by the shape alone, so the result does not depend on the thread count) that
+ * the pool runs in parallel; a call from inside a pool task runs its blocks inline. */
 #define CSL_SMALL_GEMM 1000000
 gx_status csl_sgemm(const gx_kernel_args *a, const char *op, int trans_a, int trans_b,
                     int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                     const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
+/* One product for csl_sgemm_many: the arguments of csl_sgemm. */
+typedef struct csl_gemm {
+    int          trans_a, trans_b;
+    int64_t      M, N, K;
+    float        alpha, beta;
+    const float *A;
+    int64_t      lda;
+    const float *B;
+    int64_t      ldb;
+    float       *C;
+    int64_t      ldc;
+} csl_gemm;
+
+/* Up to CSL_GEMM_MANY independent products (no C overlaps another product's A, B or C) whose
+ * blocks all go to the pool in one dispatch: each product's result is the one csl_sgemm gives. */
+#define CSL_GEMM_MANY 8
+gx_status csl_sgemm_many(const gx_kernel_args *a, const char *op, const csl_gemm *g, int n);
+
 /* OpenBLAS's configuration line, for describe() */
 const char *csl_blas_config(void);
+
+// ---- the context and its thread pool (pool.c, backend.c) ----------------------------------------
+
+/* The backend context (gx_kernel_args.backend_ctx in every kernel call): made by csl_init,
+ * freed by csl_deinit. `pool` is never NULL in a context csl_init made. */
+typedef struct csl_pool csl_pool;
+typedef struct csl_ctx {
+    csl_pool *pool;
+} csl_ctx;
+
+/* A pool of n_threads - 1 workers (the caller of csl_parallel is the n-th); NULL when out of
+ * memory. Workers that cannot be started are done without (csl_pool_threads says how many
+ * run). csl_pool_free joins them; no job may be running. */
+csl_pool *csl_pool_new(int32_t n_threads);
+void      csl_pool_free(csl_pool *p);
+int32_t   csl_pool_threads(const csl_pool *p);
+
+/* csl_parallel(a->backend_ctx, fn, arg, n_tasks) runs fn(arg, t) once for every t in
+ * [0, n_tasks) and returns when all have finished. The contract:
+ *   - tasks run concurrently, in any order, on any thread of the pool, the caller included: a
+ *     task must not depend on another task of the same call, and tasks that write must write
+ *     disjoint memory;
+ *   - the split is the kernel's, and must be a function of the problem (shapes, attributes),
+ *     NEVER of the thread count, so the results are bit-identical whatever the pool size; a
+ *     reduction keeps one partial result per task and combines them in task order afterwards;
+ *   - dispatch costs well under a microsecond while the workers are awake (they spin 100 us
+ *     after each job, then sleep; waking a sleeping one is a futex wake, about 50 us on the
+ *     2-core VMs here): give each task at least tens of microseconds of work, and keep small
+ *     tensors serial (call fn yourself, or let n_tasks be 1);
+ *   - it never allocates, and fn must not either; fn cannot fail: validate (and set_error) on
+ *     the calling thread before dispatching, never from a task (the host is not thread-safe);
+ *   - a call made while the pool is busy (from inside a task, or from a second host thread)
+ *     runs its tasks inline on the calling thread, in order; so nesting is allowed (a task may
+ *     call csl_sgemm) but gets no extra threads;
+ *   - a NULL backend_ctx runs everything inline.
+ * csl_parallel_range cuts [0, n) into chunks of `chunk` (the last one shorter) and calls
+ * fn(arg, begin, end) for each, the same way. */
+typedef void (*csl_task_fn)(void *arg, int64_t task);
+typedef void (*csl_range_fn)(void *arg, int64_t begin, int64_t end);
+void csl_parallel(void *backend_ctx, csl_task_fn fn, void *arg, int64_t n_tasks);
+void csl_parallel_range(void *backend_ctx, csl_range_fn fn, void *arg, int64_t n, int64_t chunk);
+
+/* the number of chunks of `chunk` elements that cover n (0 when n <= 0) */
+static inline int64_t csl_n_chunks(int64_t n, int64_t chunk) {
+    return n <= 0 ? 0 : (n + chunk - 1) / chunk;
+}
+
+/* Element counts below which the kernels stay serial, and the chunk sizes they split by (each a
+ * multiple of 64 floats, so chunks start on a cache line and on a whole vector). Cheap maps are
+ * memory bound (add, mul, copies); math maps call SLEEF (exp, tanh, ...), about 1 ns a float. */
+#define CSL_CHUNK_CHEAP 32768
+#define CSL_CHUNK_MATH  8192
 
 // ---- registration ------------------------------------------------------------------------------
 

@@ -9,6 +9,15 @@
  * reads. max needs no accumulator (it is exact in f32). softmax and log_softmax use SLEEF's exp
  * with double row sums; lines along an inner axis are done a whole [axis, inner] slab at a time
  * with per-column max and sums in a workspace, so every pass stays contiguous.
+ *
+ * Threads, and the summation orders they must not change: sum and mean recognise the two common
+ * layouts. Reducing trailing axes (x is [Q, P], summed over P; a full sum is Q = 1): each output
+ * is csl_row_sum of its P elements, which for P > CSL_SUM_CHUNK adds fixed chunks' sums in chunk
+ * order (chunk size a function of P), so a row's value is the same whether the chunks run on
+ * one thread or many; the pool takes blocks of rows, or a lone row's chunks. Reducing leading
+ * axes (x is [P, Q], summed over P, the sum_to of a broadcast): each output column is added
+ * over p in order, and the pool takes blocks of columns. Other layouts, max, and softmax along
+ * an inner axis stay serial; softmax along the last axis splits its independent lines.
  */
 #include <math.h>
 
@@ -61,6 +70,115 @@ static uint64_t sum_ws(int32_t n_inputs, const gx_tensor_info *inputs, int32_t n
     return n_outputs > 0 ? (uint64_t)gx_shape_numel(&outputs[0].shape) * sizeof(double) : 0;
 }
 
+// ---- sum and mean in parallel ------------------------------------------------------------------
+
+/* A long row is summed in chunks of csl_sum_chunk(P) elements (at least CSL_SUM_CHUNK, at most
+ * CSL_SUM_MAX_PARTS chunks), whose sums are added in order. */
+#define CSL_SUM_CHUNK     16384
+#define CSL_SUM_MAX_PARTS 256
+
+static int64_t csl_sum_chunk(int64_t P) {
+    int64_t c = csl_n_chunks(P, CSL_SUM_MAX_PARTS);
+    c = csl_n_chunks(c, 64) * 64;
+    return c > CSL_SUM_CHUNK ? c : CSL_SUM_CHUNK;
+}
+
+// the sum of n contiguous floats as the kernels define it (see above)
+static double csl_row_sum(const float *x, int64_t P) {
+    if (P <= CSL_SUM_CHUNK) return csl_sum_run(x, P);
+    int64_t chunk = csl_sum_chunk(P);
+    double s = 0.0;
+    for (int64_t c0 = 0; c0 < P; c0 += chunk)
+        s += csl_sum_run(x + c0, P - c0 < chunk ? P - c0 : chunk);
+    return s;
+}
+
+typedef struct csl_sum_job {
+    const float *x;
+    float       *y;
+    double      *acc;        /* leading: the accumulator row; a lone row: the chunk sums */
+    int64_t      P, Q, chunk;
+    double       div;        /* 1, or count for mean */
+} csl_sum_job;
+
+// trailing axes: rows [q0, q1) of x [Q, P]
+static void csl_sum_rows_task(void *arg, int64_t q0, int64_t q1) {
+    const csl_sum_job *j = arg;
+    for (int64_t q = q0; q < q1; q++)
+        j->y[q] = (float)(csl_row_sum(j->x + q * j->P, j->P) / j->div);
+}
+
+// a lone row's chunk t
+static void csl_sum_part_task(void *arg, int64_t t) {
+    const csl_sum_job *j = arg;
+    int64_t c0 = t * j->chunk, n = j->P - c0 < j->chunk ? j->P - c0 : j->chunk;
+    j->acc[t] = csl_sum_run(j->x + c0, n);
+}
+
+// leading axes: columns [c0, c1) of x [P, Q], over every p in order
+static void csl_sum_cols_task(void *arg, int64_t c0, int64_t c1) {
+    const csl_sum_job *j = arg;
+    double *acc = j->acc;
+    for (int64_t c = c0; c < c1; c++) acc[c] = 0.0;
+    for (int64_t p = 0; p < j->P; p++) {
+        const float *row = j->x + p * j->Q;
+        for (int64_t c = c0; c < c1; c++) acc[c] += row[c];
+    }
+    for (int64_t c = c0; c < c1; c++) j->y[c] = (float)(acc[c] / j->div);
+}
+
+// The reduction as [Q, P] (trailing: returns 1) or [P, Q] (leading: returns 2), dims of size
+// 1 aside; 0 for any other layout or an empty one.
+static int csl_sum_layout(const gx_shape *xs, const int64_t *ystride, int64_t *P, int64_t *Q) {
+    int seen_kept = 0, seen_red = 0, trailing = 1, leading = 1;
+    *P = *Q = 1;
+    for (int32_t d = 0; d < xs->ndim; d++) {
+        if (xs->dims[d] == 1) continue;
+        if (ystride[d] == 0) {
+            *P *= xs->dims[d];
+            leading &= !seen_kept;
+            seen_red = 1;
+        } else {
+            *Q *= xs->dims[d];
+            trailing &= !seen_red;
+            seen_kept = 1;
+        }
+    }
+    if (*P == 0 || *Q == 0) return 0;
+    return trailing ? 1 : leading ? 2 : 0;
+}
+
+// 1 when done here (a layout csl_sum_layout knows), 0 to fall back to the serial walk
+static int csl_sum_parallel(const gx_kernel_args *a, const int64_t *ystride, int64_t count,
+                            csl_reduce_kind kind, double *acc) {
+    const gx_tensor *x = &a->inputs[0];
+    csl_sum_job j = {.x = csl_f32(x), .y = csl_f32(&a->outputs[0]), .acc = acc,
+                     .div = kind == CSL_MEAN ? (double)count : 1.0};
+    int layout = csl_sum_layout(&x->shape, ystride, &j.P, &j.Q);
+    if (layout == 1 && j.Q == 1 && j.P > CSL_SUM_CHUNK) {
+        double part[CSL_SUM_MAX_PARTS];
+        j.chunk = csl_sum_chunk(j.P);
+        j.acc = part;
+        int64_t n = csl_n_chunks(j.P, j.chunk);
+        csl_parallel(a->backend_ctx, csl_sum_part_task, &j, n);
+        double s = 0.0;
+        for (int64_t t = 0; t < n; t++) s += part[t];   // as csl_row_sum adds them
+        j.y[0] = (float)(s / j.div);
+        return 1;
+    }
+    if (layout == 1) {
+        int64_t rows = j.P >= CSL_CHUNK_CHEAP ? 1 : CSL_CHUNK_CHEAP / j.P;
+        csl_parallel_range(a->backend_ctx, csl_sum_rows_task, &j, j.Q, rows);
+        return 1;
+    }
+    if (layout == 2) {
+        int64_t cols = CSL_CHUNK_CHEAP / j.P / 64 * 64;
+        csl_parallel_range(a->backend_ctx, csl_sum_cols_task, &j, j.Q, cols < 64 ? 64 : cols);
+        return 1;
+    }
+    return 0;
+}
+
 // sum and mean: acc[numel(y)] doubles in the workspace
 static gx_status csl_sum_mean(const gx_kernel_args *a, csl_reduce_kind kind) {
     if (a->ith != 0) return GX_OK;
@@ -71,6 +189,7 @@ static gx_status csl_sum_mean(const gx_kernel_args *a, csl_reduce_kind kind) {
                          (void **)&acc));
     int64_t ystride[GX_MAX_DIMS];
     int64_t count = csl_reduce_layout(a, &x->shape, ystride);
+    if (csl_sum_parallel(a, ystride, count, kind, acc)) return GX_OK;
     for (int64_t o = 0; o < ny; o++) acc[o] = 0.0;
     const float *px = csl_f32(x);
     csl_iter it;
@@ -152,15 +271,29 @@ static void csl_softmax_line(const float *x, float *y, int64_t len, int log_out)
     }
 }
 
+typedef struct csl_softmax_job {
+    const float *x;
+    float       *y;
+    int64_t      len;
+    int          log_out;
+} csl_softmax_job;
+
+static void csl_softmax_lines(void *arg, int64_t o0, int64_t o1) {
+    const csl_softmax_job *j = arg;
+    for (int64_t o = o0; o < o1; o++)
+        csl_softmax_line(j->x + o * j->len, j->y + o * j->len, j->len, j->log_out);
+}
+
 static gx_status csl_softmax(const gx_kernel_args *a, int log_out) {
     if (a->ith != 0) return GX_OK;
     int64_t outer, len, inner;
     csl_inner_dims(a, &outer, &len, &inner);
     const float *px = csl_f32(&a->inputs[0]);
     float *py = csl_f32(&a->outputs[0]);
-    if (inner == 1) {
-        for (int64_t o = 0; o < outer; o++)
-            csl_softmax_line(px + o * len, py + o * len, len, log_out);
+    if (inner == 1) {   // independent lines, in blocks of about CSL_CHUNK_MATH elements
+        csl_softmax_job j = {.x = px, .y = py, .len = len, .log_out = log_out};
+        int64_t lines = len >= CSL_CHUNK_MATH ? 1 : CSL_CHUNK_MATH / (len > 0 ? len : 1);
+        csl_parallel_range(a->backend_ctx, csl_softmax_lines, &j, outer, lines);
         return GX_OK;
     }
     // a slab [len, inner] at a time: per-column max, then exp and double sums row by row

@@ -17,6 +17,13 @@
  *
  * Every output is written in full on each call (the engine sums gradients; nothing accumulates
  * across calls).
+ *
+ * Threads: the products split themselves (csl_sgemm); the backward tail's four products go to
+ * the pool in one dispatch (csl_sgemm_many), and the GRU's two forward ones too (the other cells
+ * add h W_hh^T onto x W_ih^T, so theirs run one after the other). The vector pass is split into
+ * blocks of rows (rows are independent; a block is about CSL_CHUNK_MATH gate values) and the
+ * column sums into blocks of columns; each row and each column is computed by the same code
+ * whatever block it falls in, so the bits never depend on the thread count.
  */
 #include <string.h>
 
@@ -55,23 +62,65 @@ static int csl_rnn_is_relu(const gx_kernel_args *a) {
 // gi = x W_ih^T into gi [B, R]; gh = h W_hh^T into gh [B, R], or added to gi when gh == gi
 static gx_status csl_cell_gemms(const gx_kernel_args *a, const char *op, const csl_cell_in *in,
                                 int64_t R, float *gi, float *gh) {
-    GX_TRY(csl_sgemm(a, op, 0, 1, in->B, R, in->I, 1.0f, in->x, in->I, in->w_ih, in->I, 0.0f, gi,
-                     R));
-    return csl_sgemm(a, op, 0, 1, in->B, R, in->H, 1.0f, in->h, in->H, in->w_hh, in->H,
-                     gh == gi ? 1.0f : 0.0f, gh, R);
+    csl_gemm g[2] = {
+        {.trans_b = 1, .M = in->B, .N = R, .K = in->I, .alpha = 1.0f, .A = in->x, .lda = in->I,
+         .B = in->w_ih, .ldb = in->I, .beta = 0.0f, .C = gi, .ldc = R},
+        {.trans_b = 1, .M = in->B, .N = R, .K = in->H, .alpha = 1.0f, .A = in->h, .lda = in->H,
+         .B = in->w_hh, .ldb = in->H, .beta = gh == gi ? 1.0f : 0.0f, .C = gh, .ldc = R},
+    };
+    if (gh != gi) return csl_sgemm_many(a, op, g, 2);
+    GX_TRY(csl_sgemm_many(a, op, &g[0], 1));
+    return csl_sgemm_many(a, op, &g[1], 1);
 }
 
-// out[r] = sum_b g[b, r] of a [B, R] array, in double, a block of columns at a time
-static void csl_colsum(const float *g, int64_t B, int64_t R, float *out) {
+// ---- splitting the vector passes and the column sums ----------------------------------------
+
+// Rows of a [B, R] pass per task: about CSL_CHUNK_MATH values (a function of R alone)
+static int64_t csl_rows_per_task(int64_t R) {
+    return R >= CSL_CHUNK_MATH ? 1 : CSL_CHUNK_MATH / (R > 0 ? R : 1);
+}
+
+// What a row-pass task needs: every cell's pointers, the kernel fills the ones it uses.
+typedef struct csl_rows {
+    const csl_cell_in *in;
+    int64_t            R;
+    int                relu;
+    float             *g, *gh, *out0, *out1;
+    const float       *dy, *dy2;
+} csl_rows;
+
+static void csl_rows_run(const gx_kernel_args *a, csl_range_fn fn, csl_rows *job) {
+    csl_parallel_range(a->backend_ctx, fn, job, job->in->B, csl_rows_per_task(job->R));
+}
+
+// out[r] = sum_b g[b, r] of a [B, R] array, in double, a block of columns at a time: columns
+// [c0, c1) of it (a column's sum is the same whatever block it is in)
+static void csl_colsum(const float *g, int64_t B, int64_t R, float *out, int64_t c0, int64_t c1) {
     enum { COLS = 64 };
-    for (int64_t r0 = 0; r0 < R; r0 += COLS) {
-        int64_t n = R - r0 < COLS ? R - r0 : COLS;
+    for (int64_t r0 = c0; r0 < c1; r0 += COLS) {
+        int64_t n = c1 - r0 < COLS ? c1 - r0 : COLS;
         double acc[COLS];
         for (int64_t k = 0; k < n; k++) acc[k] = 0.0;
         for (int64_t b = 0; b < B; b++)
             for (int64_t k = 0; k < n; k++) acc[k] += g[b * R + r0 + k];
         for (int64_t k = 0; k < n; k++) out[r0 + k] = (float)acc[k];
     }
+}
+
+// the column sums of two [B, R] arrays (db_ih, db_hh) as one job: columns in blocks of a
+// multiple of 64 holding about CSL_CHUNK_CHEAP values; task t < n_blocks sums the first array
+typedef struct csl_colsums {
+    const float *g[2];
+    float       *out[2];
+    int64_t      B, R, cols, n_blocks;
+} csl_colsums;
+
+static void csl_colsums_task(void *arg, int64_t t) {
+    const csl_colsums *j = arg;
+    int k = t >= j->n_blocks;
+    int64_t c0 = (t - k * j->n_blocks) * j->cols;
+    int64_t c1 = c0 + j->cols < j->R ? c0 + j->cols : j->R;
+    csl_colsum(j->g[k], j->B, j->R, j->out[k], c0, c1);
 }
 
 // The end of every backward kernel: dgi and dgh are [B, R] (R = G*H), the gradients of
@@ -82,14 +131,27 @@ static gx_status csl_cell_tail(const gx_kernel_args *a, const char *op, const cs
                                const float *dgi, const float *dgh, int dh_add,
                                const gx_tensor *outs, int64_t R) {
     int64_t B = in->B, I = in->I, H = in->H;
-    GX_TRY(csl_sgemm(a, op, 0, 0, B, I, R, 1.0f, dgi, R, in->w_ih, I, 0.0f, csl_f32(&outs[0]),
-                     I));
-    GX_TRY(csl_sgemm(a, op, 0, 0, B, H, R, 1.0f, dgh, R, in->w_hh, H, dh_add ? 1.0f : 0.0f,
-                     csl_f32(&outs[1]), H));
-    GX_TRY(csl_sgemm(a, op, 1, 0, R, I, B, 1.0f, dgi, R, in->x, I, 0.0f, csl_f32(&outs[2]), I));
-    GX_TRY(csl_sgemm(a, op, 1, 0, R, H, B, 1.0f, dgh, R, in->h, H, 0.0f, csl_f32(&outs[3]), H));
-    csl_colsum(dgi, B, R, csl_f32(&outs[4]));
-    csl_colsum(dgh, B, R, csl_f32(&outs[5]));
+    csl_gemm g[4] = {
+        {.M = B, .N = I, .K = R, .alpha = 1.0f, .A = dgi, .lda = R, .B = in->w_ih, .ldb = I,
+         .beta = 0.0f, .C = csl_f32(&outs[0]), .ldc = I},
+        {.M = B, .N = H, .K = R, .alpha = 1.0f, .A = dgh, .lda = R, .B = in->w_hh, .ldb = H,
+         .beta = dh_add ? 1.0f : 0.0f, .C = csl_f32(&outs[1]), .ldc = H},
+        {.trans_a = 1, .M = R, .N = I, .K = B, .alpha = 1.0f, .A = dgi, .lda = R, .B = in->x,
+         .ldb = I, .beta = 0.0f, .C = csl_f32(&outs[2]), .ldc = I},
+        {.trans_a = 1, .M = R, .N = H, .K = B, .alpha = 1.0f, .A = dgh, .lda = R, .B = in->h,
+         .ldb = H, .beta = 0.0f, .C = csl_f32(&outs[3]), .ldc = H},
+    };
+    GX_TRY(csl_sgemm_many(a, op, g, 4));
+    if (B <= 0 || R <= 0) {
+        csl_colsum(dgi, B, R, csl_f32(&outs[4]), 0, R);
+        csl_colsum(dgh, B, R, csl_f32(&outs[5]), 0, R);
+        return GX_OK;
+    }
+    int64_t cols = CSL_CHUNK_CHEAP / B / 64 * 64;
+    csl_colsums job = {.g = {dgi, dgh}, .out = {csl_f32(&outs[4]), csl_f32(&outs[5])}, .B = B,
+                       .R = R, .cols = cols < 64 ? 64 : cols};
+    job.n_blocks = csl_n_chunks(R, job.cols);
+    csl_parallel(a->backend_ctx, csl_colsums_task, &job, 2 * job.n_blocks);
     return GX_OK;
 }
 
@@ -119,6 +181,14 @@ CSL_CELL_WS(gru_cell_backward_ws, 1, 3, 2)    // gi, gh [B, 3H]
 
 // ---- rnn_cell ----------------------------------------------------------------------------------
 
+static void rnn_fwd_rows(void *arg, int64_t b0, int64_t b1) {
+    const csl_rows *j = arg;
+    int64_t H = j->in->H;
+    for (int64_t b = b0; b < b1; b++)
+        csl_vec->rnn_fwd_row(j->out0 + b * H, j->out0 + b * H, j->in->b_ih, j->in->b_hh, H,
+                             j->relu);
+}
+
 // y [B, H] = act(x W_ih^T + b_ih + h W_hh^T + b_hh); the products go straight into y.
 // attrs: nonlinearity ("tanh" or "relu")
 static gx_status rnn_cell_run(const gx_kernel_args *a) {
@@ -127,9 +197,16 @@ static gx_status rnn_cell_run(const gx_kernel_args *a) {
     float *y = csl_f32(&a->outputs[0]);
     int relu = csl_rnn_is_relu(a);
     GX_TRY(csl_cell_gemms(a, "rnn_cell", &in, in.H, y, y));
-    for (int64_t b = 0; b < in.B; b++)
-        csl_vec->rnn_fwd_row(y + b * in.H, y + b * in.H, in.b_ih, in.b_hh, in.H, relu);
+    csl_rows job = {.in = &in, .R = in.H, .relu = relu, .out0 = y};
+    csl_rows_run(a, rnn_fwd_rows, &job);
     return GX_OK;
+}
+
+static void rnn_bwd_rows(void *arg, int64_t b0, int64_t b1) {
+    const csl_rows *j = arg;
+    int64_t H = j->in->H;
+    for (int64_t b = b0; b < b1; b++)
+        csl_vec->rnn_bwd_row(j->g + b * H, j->in->b_ih, j->in->b_hh, j->dy + b * H, H, j->relu);
 }
 
 // dy [B, H], then rnn_cell's inputs; outputs dx, dh, dW_ih, dW_hh, db_ih, db_hh.
@@ -144,12 +221,30 @@ static gx_status rnn_cell_backward_run(const gx_kernel_args *a) {
     float *pre;
     GX_TRY(csl_workspace(a, op, (uint64_t)(B * H) * sizeof(float), (void **)&pre));
     GX_TRY(csl_cell_gemms(a, op, &in, H, pre, pre));
-    for (int64_t b = 0; b < B; b++)
-        csl_vec->rnn_bwd_row(pre + b * H, in.b_ih, in.b_hh, dy + b * H, H, relu);
+    csl_rows job = {.in = &in, .R = H, .relu = relu, .g = pre, .dy = dy};
+    csl_rows_run(a, rnn_bwd_rows, &job);
     return csl_cell_tail(a, op, &in, pre, pre, 0, a->outputs, H);
 }
 
 // ---- lstm_cell ---------------------------------------------------------------------------------
+
+static void lstm_fwd_rows(void *arg, int64_t b0, int64_t b1) {
+    const csl_rows *j = arg;
+    const csl_cell_in *in = j->in;
+    int64_t H = in->H, R = j->R;
+    for (int64_t b = b0; b < b1; b++)
+        csl_vec->lstm_fwd_row(j->g + b * R, in->b_ih, in->b_hh, in->c + b * H, j->out0 + b * H,
+                              j->out1 + b * H, H);
+}
+
+static void lstm_bwd_rows(void *arg, int64_t b0, int64_t b1) {
+    const csl_rows *j = arg;
+    const csl_cell_in *in = j->in;
+    int64_t H = in->H, R = j->R;
+    for (int64_t b = b0; b < b1; b++)
+        csl_vec->lstm_bwd_row(j->g + b * R, in->b_ih, in->b_hh, in->c + b * H, j->dy + b * H,
+                              j->dy2 + b * H, j->out0 + b * H, H);
+}
 
 // x [B, I], h and c [B, H], W_ih [4H, I], W_hh [4H, H], biases [4H] (optional); outputs h', c'
 // [B, H]: c' = f c + i g, h' = o tanh(c'). workspace: the gates [B, 4H]
@@ -161,9 +256,8 @@ static gx_status lstm_cell_run(const gx_kernel_args *a) {
     float *g, *h_out = csl_f32(&a->outputs[0]), *c_out = csl_f32(&a->outputs[1]);
     GX_TRY(csl_workspace(a, op, (uint64_t)(B * R) * sizeof(float), (void **)&g));
     GX_TRY(csl_cell_gemms(a, op, &in, R, g, g));
-    for (int64_t b = 0; b < B; b++)
-        csl_vec->lstm_fwd_row(g + b * R, in.b_ih, in.b_hh, in.c + b * H, h_out + b * H,
-                              c_out + b * H, H);
+    csl_rows job = {.in = &in, .R = R, .g = g, .out0 = h_out, .out1 = c_out};
+    csl_rows_run(a, lstm_fwd_rows, &job);
     return GX_OK;
 }
 
@@ -179,15 +273,32 @@ static gx_status lstm_cell_backward_run(const gx_kernel_args *a) {
     float *g, *dc = csl_f32(&o[2]);
     GX_TRY(csl_workspace(a, op, (uint64_t)(B * R) * sizeof(float), (void **)&g));
     GX_TRY(csl_cell_gemms(a, op, &in, R, g, g));
-    for (int64_t b = 0; b < B; b++)
-        csl_vec->lstm_bwd_row(g + b * R, in.b_ih, in.b_hh, in.c + b * H, dhn + b * H,
-                              dcn + b * H, dc + b * H, H);
+    csl_rows job = {.in = &in, .R = R, .g = g, .dy = dhn, .dy2 = dcn, .out0 = dc};
+    csl_rows_run(a, lstm_bwd_rows, &job);
     // the tail's outputs are (dx, dh, dW_ih, dW_hh, db_ih, db_hh): skip dc
     gx_tensor tail[6] = {o[0], o[1], o[3], o[4], o[5], o[6]};
     return csl_cell_tail(a, op, &in, g, g, 0, tail, R);
 }
 
 // ---- gru_cell ----------------------------------------------------------------------------------
+
+static void gru_fwd_rows(void *arg, int64_t b0, int64_t b1) {
+    const csl_rows *j = arg;
+    const csl_cell_in *in = j->in;
+    int64_t H = in->H, R = j->R;
+    for (int64_t b = b0; b < b1; b++)
+        csl_vec->gru_fwd_row(j->g + b * R, j->gh + b * R, in->b_ih, in->b_hh, in->h + b * H,
+                             j->out0 + b * H, H);
+}
+
+static void gru_bwd_rows(void *arg, int64_t b0, int64_t b1) {
+    const csl_rows *j = arg;
+    const csl_cell_in *in = j->in;
+    int64_t H = in->H, R = j->R;
+    for (int64_t b = b0; b < b1; b++)
+        csl_vec->gru_bwd_row(j->g + b * R, j->gh + b * R, in->b_ih, in->b_hh, in->h + b * H,
+                             j->dy + b * H, j->out0 + b * H, H);
+}
 
 // x [B, I], h [B, H], W_ih [3H, I], W_hh [3H, H], biases [3H] (optional); y [B, H] =
 // (1 - z) n + z h. workspace: gi and gh [B, 3H]
@@ -200,9 +311,8 @@ static gx_status gru_cell_run(const gx_kernel_args *a) {
     GX_TRY(csl_workspace(a, op, (uint64_t)(2 * B * R) * sizeof(float), (void **)&gi));
     float *gh = gi + B * R;
     GX_TRY(csl_cell_gemms(a, op, &in, R, gi, gh));
-    for (int64_t b = 0; b < B; b++)
-        csl_vec->gru_fwd_row(gi + b * R, gh + b * R, in.b_ih, in.b_hh, in.h + b * H, y + b * H,
-                             H);
+    csl_rows job = {.in = &in, .R = R, .g = gi, .gh = gh, .out0 = y};
+    csl_rows_run(a, gru_fwd_rows, &job);
     return GX_OK;
 }
 
@@ -218,9 +328,8 @@ static gx_status gru_cell_backward_run(const gx_kernel_args *a) {
     GX_TRY(csl_workspace(a, op, (uint64_t)(2 * B * R) * sizeof(float), (void **)&gi));
     float *gh = gi + B * R;
     GX_TRY(csl_cell_gemms(a, op, &in, R, gi, gh));
-    for (int64_t b = 0; b < B; b++)
-        csl_vec->gru_bwd_row(gi + b * R, gh + b * R, in.b_ih, in.b_hh, in.h + b * H, dy + b * H,
-                             dh + b * H, H);
+    csl_rows job = {.in = &in, .R = R, .g = gi, .gh = gh, .dy = dy, .out0 = dh};
+    csl_rows_run(a, gru_bwd_rows, &job);
     return csl_cell_tail(a, op, &in, gi, gh, 1, a->outputs, R);
 }
 

@@ -20,7 +20,13 @@
  *     its tensor's largest is mostly cancellation, whose f32 rounding noise is set by the
  *     tensor's scale, not its own); then run again on the backend: bit-identical results
  *     (determinism) and, outside ASan, not one allocation (malloc is counted by interposing it,
- *     as test-exec does).
+ *     as test-exec does), with the CPU backends' pools at 2 threads;
+ *   - thread counts: every case of every op above, plus the larger cases of `big_cases` (sized
+ *     so the backends split their work: a 256x512x300 matmul, an lstm_cell of B=32 H=256, ...),
+ *     run again on every backend in three more registries whose thread counts are 1, 2 and 3
+ *     (gx_registry_set_threads before the backends start), and every output, loss and gradient
+ *     must be bit-identical across the three (memcmp): a kernel may split its work only by the
+ *     problem's shape, never by the thread count.
  * With only cpu-scalar loaded there is nothing to compare and every test passes.
  */
 #define _DEFAULT_SOURCE /* scandir, alphasort */
@@ -51,6 +57,10 @@
 #define MAX_OUT   16
 
 static gx_registry *reg;
+
+/* the same plugins in registries whose CPU backends run 1, 2 and 3 threads */
+#define N_THREAD_REGS 3
+static gx_registry *thread_regs[N_THREAD_REGS];
 
 // ---- larger cases ---------------------------------------------------------------------------
 
@@ -136,6 +146,52 @@ static const extra_case extras[] = {
            ({.name = "p", .value = {.type = GX_ATTR_FLOAT, .f = 0.3}})),
 };
 
+/* Cases only for the thread-count comparison (no reference run, which would be slow on
+ * cpu-scalar and loose in tolerance at these sizes): big enough that cpu-sleef splits them into
+ * several tasks (products into several blocks, element-wise maps into several chunks, row
+ * passes into several blocks of rows). */
+static const extra_case big_cases[] = {
+    CASE("matmul", "[256,512] @ [512,300]", 2, (IN_F(-1, 1, 256, 512), IN_F(-1, 1, 512, 300))),
+    CASE("matmul", "[4,64,256] @ [4,256,100]", 2,
+         (IN_F(-1, 1, 4, 64, 256), IN_F(-1, 1, 4, 256, 100))),
+    CASE("matmul", "[8,80] @ [80,700] (gemm_small, split)", 2,
+         (IN_F(-1, 1, 8, 80), IN_F(-1, 1, 80, 700))),
+    CASE("matmul_tn", "[32,64,128]^T [32,64,200]", 2,
+         (IN_F(-1, 1, 32, 64, 128), IN_F(-1, 1, 32, 64, 200))),
+    CASE("lstm_cell", "B=32 I=64 H=256", 7,
+         (IN_F(-1, 1, 32, 64), IN_F(-1, 1, 32, 256), IN_F(-1, 1, 32, 256),
+          IN_F(-0.1, 0.1, 1024, 64), IN_F(-0.1, 0.1, 1024, 256), IN_F(-0.5, 0.5, 1024),
+          IN_F(-0.5, 0.5, 1024))),
+    CASE("gru_cell", "B=32 I=64 H=256", 6,
+         (IN_F(-1, 1, 32, 64), IN_F(-1, 1, 32, 256), IN_F(-0.1, 0.1, 768, 64),
+          IN_F(-0.1, 0.1, 768, 256), IN_F(-0.5, 0.5, 768), IN_F(-0.5, 0.5, 768))),
+    CASE("rnn_cell", "tanh B=64 I=100 H=500", 6,
+         (IN_F(-1, 1, 64, 100), IN_F(-1, 1, 64, 500), IN_F(-0.1, 0.1, 500, 100),
+          IN_F(-0.1, 0.1, 500, 500), IN_F(-0.5, 0.5, 500), IN_F(-0.5, 0.5, 500))),
+    CASE("add", "[300,1000] + [1000]", 2, (IN_F(-2, 2, 300, 1000), IN_F(-2, 2, 1000))),
+    CASE("mul", "[7,1,9000] * [1,5,9000]", 2, (IN_F(-2, 2, 7, 1, 9000), IN_F(-2, 2, 1, 5, 9000))),
+    CASE("div", "[300,1000] / [300,1]", 2, (IN_F(-2, 2, 300, 1000), IN_F(0.5, 2, 300, 1))),
+    CASE("tanh", "[100,1000]", 1, (IN_F(-4, 4, 100, 1000))),
+    CASE("sigmoid", "[100,1000]", 1, (IN_F(-6, 6, 100, 1000))),
+    CASE("exp", "[100,1000]", 1, (IN_F(-4, 4, 100, 1000))),
+    CASE("log", "[100,1000]", 1, (IN_F(0.1, 4, 100, 1000))),
+    CASE("relu", "[300,1000]", 1, (IN_F(-2, 2, 300, 1000))),
+    CASE("neg", "[300,1000]", 1, (IN_F(-2, 2, 300, 1000))),
+    CASE("where", "i32 cond [300,1000], b [1000]", 3,
+         (IN_I(0, 1, 300, 1000), IN_F(-2, 2, 300, 1000), IN_F(-2, 2, 1000))),
+    CASE_A("sum", "axis 0 of [1000,300]", 1, (IN_F(-2, 2, 1000, 300)), 1, (KV_INTS("axes", 0))),
+    CASE_A("sum", "axis 1 of [300,1000]", 1, (IN_F(-2, 2, 300, 1000)), 1, (KV_INTS("axes", 1))),
+    CASE("sum", "all of [200,1000]", 1, (IN_F(-2, 2, 200, 1000))),
+    CASE_A("mean", "axes 0, 1 of [30,40,300]", 1, (IN_F(-2, 2, 30, 40, 300)), 1,
+           (KV_INTS("axes", 0, 1))),
+    CASE("softmax", "last axis of [500,300]", 1, (IN_F(-4, 4, 500, 300))),
+    CASE("log_softmax", "last axis of [500,300]", 1, (IN_F(-4, 4, 500, 300))),
+    CASE("cross_entropy", "logits [2048,65]", 2, (IN_F(-4, 4, 2048, 65), IN_I(0, 64, 2048))),
+    CASE("cross_entropy", "logits [32,64,65] with a mask", 3,
+         (IN_F(-4, 4, 32, 64, 65), IN_I(0, 64, 32, 64), IN_F(0, 1, 32, 64))),
+    CASE("mse", "[300,1000]", 2, (IN_F(-2, 2, 300, 1000), IN_F(-2, 2, 300, 1000))),
+};
+
 // ---- one-node graphs ------------------------------------------------------------------------
 
 typedef struct built {
@@ -147,9 +203,10 @@ typedef struct built {
 
 /* inputs -> op -> outputs in f32; with a VJP, loss = sum_j sum(out_j * r_j) over the float
  * outputs and the backward nodes autodiff emits (outputs grad.x<i>) */
-static gx_status build(const gx_op *op, const gx_op_example *ex, built *b, gx_diag *d) {
+static gx_status build(gx_registry *in_reg, const gx_op *op, const gx_op_example *ex, built *b,
+                       gx_diag *d) {
     memset(b, 0, sizeof *b);
-    b->g = gx_graph_new(reg);
+    b->g = gx_graph_new(in_reg);
     if (b->g == NULL) return GX_ERR_NOMEM;
     gx_status st = GX_OK;
     for (int i = 0; i < ex->n_inputs && st == GX_OK; i++) {
@@ -289,6 +346,79 @@ typedef struct worst {
     double abs_diff;   /* max |diff|                                          */
 } worst;
 
+/* every graph input: the example's inputs from their specs, the r's uniform in [-1, 1]; the
+ * draw is seeded by `what`, so one string gives the same data in any registry */
+static double **example_data(const gx_graph *g, const gx_op_example *ex, const char *what) {
+    int32_t n_in = g->n_inputs;
+    double **data = calloc((size_t)n_in, sizeof *data);
+    gx_rng rng;
+    gx_rng_seed(&rng, gx_hash_str(42, what));
+    for (int32_t i = 0; i < n_in; i++) {
+        int64_t n = gx_shape_numel(&g->values[g->inputs[i].val].info.shape);
+        data[i] = calloc((size_t)(n ? n : 1), sizeof(double));
+        gx_example_input rspec = {.dtype = GX_DTYPE_F64, .lo = -1, .hi = 1};
+        draw(i < ex->n_inputs ? &ex->inputs[i] : &rspec, &rng, data[i], n);
+    }
+    return data;
+}
+
+/* One example on one backend in each of thread_regs (1, 2, 3 threads); 0 when every output of
+ * the three runs has the same bits. */
+static int compare_threads(const char *op_name, const gx_op_example *ex, const char *backend) {
+    char what[256];
+    snprintf(what, sizeof what, "op '%s' example '%s' on %s", op_name, ex->name, backend);
+    int bad = 0;
+    int32_t n_out = 0;
+    double **first = NULL;   // the outputs with 1 thread
+    int64_t *first_n = NULL;
+    for (int k = 0; k < N_THREAD_REGS && !bad; k++) {
+        gx_diag d;
+        gx_diag_init(&d);
+        built b;
+        const gx_op *op = gx_registry_find_op(thread_regs[k], op_name);
+        if (op == NULL || build(thread_regs[k], op, ex, &b, &d) != GX_OK) {
+            print_error("%s: with %d threads: %s\n", what, k + 1, op ? d.msg : "no such op");
+            if (op != NULL) gx_graph_free(b.g);
+            return 1;
+        }
+        int32_t n_in = b.g->n_inputs;
+        double **data = example_data(b.g, ex, what);
+        gx_exec *e = plan_and_run(b.g, backend, data, what);
+        bad |= e == NULL;
+        if (k == 0) {
+            n_out = b.g->n_outputs;
+            first = calloc((size_t)n_out + 1, sizeof *first);
+            first_n = calloc((size_t)n_out + 1, sizeof *first_n);
+        }
+        for (int32_t o = 0; o < n_out && !bad; o++) {
+            int64_t n;
+            double *y = read_value(e, b.g, b.g->outputs[o].val, &n);
+            if (k == 0) {
+                first[o] = y;
+                first_n[o] = n;
+                continue;
+            }
+            if (n != first_n[o] || memcmp(y, first[o], (size_t)n * sizeof(double)) != 0) {
+                int64_t at = 0;
+                while (at < n && at < first_n[o] && y[at] == first[o][at]) at++;
+                print_error("%s: '%s' differs between 1 and %d threads (first at [%lld]: %.9g "
+                            "against %.9g)\n", what, b.g->outputs[o].name, k + 1, (long long)at,
+                            at < n ? y[at] : 0.0, at < first_n[o] ? first[o][at] : 0.0);
+                bad = 1;
+            }
+            free(y);
+        }
+        gx_exec_free(e);
+        for (int32_t i = 0; i < n_in; i++) free(data[i]);
+        free(data);
+        gx_graph_free(b.g);
+    }
+    for (int32_t o = 0; o < n_out; o++) free(first[o]);
+    free(first);
+    free(first_n);
+    return bad;
+}
+
 /* one example on one backend against cpu-scalar; 0 when every output agrees */
 static int compare_example(const gx_op *op, const gx_op_example *ex, const char *backend,
                            worst *w) {
@@ -297,23 +427,14 @@ static int compare_example(const gx_op *op, const gx_op_example *ex, const char 
     gx_diag d;
     gx_diag_init(&d);
     built b;
-    if (build(op, ex, &b, &d) != GX_OK) {
+    if (build(reg, op, ex, &b, &d) != GX_OK) {
         print_error("%s: %s\n", what, d.msg);
         gx_graph_free(b.g);
         return 1;
     }
     int bad = check_nodes_covered(b.g, backend, what);
-    // every graph input: the example's inputs from their specs, the r's uniform in [-1, 1]
     int32_t n_in = b.g->n_inputs;
-    double **data = calloc((size_t)n_in, sizeof *data);
-    gx_rng rng;
-    gx_rng_seed(&rng, gx_hash_str(42, what));
-    for (int32_t i = 0; i < n_in; i++) {
-        int64_t n = gx_shape_numel(&b.g->values[b.g->inputs[i].val].info.shape);
-        data[i] = calloc((size_t)(n ? n : 1), sizeof(double));
-        gx_example_input rspec = {.dtype = GX_DTYPE_F64, .lo = -1, .hi = 1};
-        draw(i < ex->n_inputs ? &ex->inputs[i] : &rspec, &rng, data[i], n);
-    }
+    double **data = example_data(b.g, ex, what);
     gx_exec *ref = bad ? NULL : plan_and_run(b.g, REF, data, what);
     gx_exec *got = ref ? plan_and_run(b.g, backend, data, what) : NULL;
     bad |= ref == NULL || got == NULL;
@@ -368,6 +489,24 @@ static void test_op(void **state) {
         else
             print_message("  %-20s %-12s %2d cases, max |diff| %.2e, %.3f of the tolerance\n",
                           op->name, be->name, n_cases, w.abs_diff, w.ratio);
+        // the same cases and the big ones with 1, 2 and 3 threads: the same bits
+        int n_thr = 0, thr_bad = 0;
+        for (const gx_op_example *ex = op->desc.examples; ex && ex->name; ex++, n_thr++)
+            thr_bad |= compare_threads(op->name, ex, be->name);
+        for (size_t k = 0; k < sizeof extras / sizeof extras[0]; k++)
+            if (strcmp(extras[k].op, op->name) == 0) {
+                thr_bad |= compare_threads(op->name, &extras[k].ex, be->name);
+                n_thr++;
+            }
+        for (size_t k = 0; k < sizeof big_cases / sizeof big_cases[0]; k++)
+            if (strcmp(big_cases[k].op, op->name) == 0) {
+                thr_bad |= compare_threads(op->name, &big_cases[k].ex, be->name);
+                n_thr++;
+            }
+        if (n_thr > 0 && !thr_bad)
+            print_message("  %-20s %-12s %2d cases bit-identical with 1, 2 and 3 threads\n",
+                          op->name, be->name, n_thr);
+        bad |= thr_bad;
     }
     if (bad) fail();
 }
@@ -625,9 +764,21 @@ int main(int argc, char **argv) {
     reg = gx_registry_new();
     gx_diag d;
     gx_diag_init(&d);
+    // the zero-allocation checks run with 2 threads, whatever the machine has
+    if (reg != NULL) gx_registry_set_threads(reg, 2);
     if (reg == NULL || gx_registry_load_default(reg, NULL, &d) != GX_OK) {
         fprintf(stderr, "cannot load plugins: %s\n", d.msg);
         return 1;
+    }
+    // the thread-count comparison's registries: the count is read when a backend starts
+    for (int k = 0; k < N_THREAD_REGS; k++) {
+        thread_regs[k] = gx_registry_new();
+        if (thread_regs[k] != NULL) gx_registry_set_threads(thread_regs[k], k + 1);
+        if (thread_regs[k] == NULL ||
+            gx_registry_load_default(thread_regs[k], NULL, &d) != GX_OK) {
+            fprintf(stderr, "cannot load plugins: %s\n", d.msg);
+            return 1;
+        }
     }
     if (gx_registry_find_backend(reg, REF) == NULL) {
         fprintf(stderr, "the reference backend cpu-scalar is not loaded\n");
@@ -641,6 +792,17 @@ int main(int argc, char **argv) {
             be->desc.describe(ctx, desc, sizeof desc);
         fprintf(stderr, "backend %s: %s\n", be->name, desc);
     }
+    for (int k = 0; k < N_THREAD_REGS; k++)
+        for (int bi = 0; bi < gx_registry_n_backends(thread_regs[k]); bi++) {
+            gx_backend *be = gx_registry_backend_at(thread_regs[k], bi);
+            char desc[512] = "";
+            void *ctx;
+            if (is_ref(be)) continue;
+            if (gx_registry_backend_ctx(thread_regs[k], be, &ctx, &d) == GX_OK &&
+                be->desc.describe)
+                be->desc.describe(ctx, desc, sizeof desc);
+            fprintf(stderr, "backend %s (threads %d): %s\n", be->name, k + 1, desc);
+        }
     const char *srcdir = getenv("GEXEC_SOURCE_DIR");
     snprintf(graphs_dir, sizeof graphs_dir, "%s/graphs", srcdir ? srcdir : ".");
     struct dirent **files = NULL;
@@ -666,6 +828,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n_graphs; i++) free(files[i]);
     free(files);
     free(tests);
+    for (int k = 0; k < N_THREAD_REGS; k++) gx_registry_free(thread_regs[k]);
     gx_registry_free(reg);
     return rc;
 }
