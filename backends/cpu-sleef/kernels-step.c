@@ -11,9 +11,11 @@
  * (ldc = 4H), since the pass turns (gh_r, gh_z, gh_n) into (r, z, n, gh_n) and the gru needs
  * h W_hh^T apart from gi anyway. The backward steps are pure vector passes.
  *
- * Threads: none yet; the row passes are written as functions of a row range (rows are
- * independent) so that they can go to a thread pool in chunks of rows without changing a bit.
- * ith == 0 does everything.
+ * Threads: csl_sgemm splits its products over the backend's pool by itself, and the row passes
+ * go to the pool (csl_parallel_range) in chunks of whole batch rows, about CSL_CHUNK_MATH gate
+ * floats a chunk. Every row is the same call whatever chunk it lands in, and the chunks depend
+ * on B and H only, so the bits do not depend on the thread count; a small step is one chunk
+ * and runs inline. (ith == 0 still does everything; the engine calls with nth = 1.)
  */
 #include <string.h>
 
@@ -36,6 +38,11 @@ static gx_status matmul_tn_run(const gx_kernel_args *a) {
 
 static int csl_step_is_relu(const gx_kernel_args *a) {
     return a->attrs != NULL && a->attrs[0].s != NULL && strcmp(a->attrs[0].s, "relu") == 0;
+}
+
+// batch rows per chunk of a row pass that touches `floats` gate values per row
+static int64_t csl_step_rows_per_chunk(int64_t floats) {
+    return floats > 0 && floats < CSL_CHUNK_MATH ? CSL_CHUNK_MATH / floats : 1;
 }
 
 /* What a row pass reads and writes, as whole [B, ...] arrays (b_hh: [G*H]); each pass uses its
@@ -76,7 +83,7 @@ static gx_status rnn_step_run(const gx_kernel_args *a) {
     int64_t B = a->inputs[1].shape.dims[0], H = a->inputs[1].shape.dims[1];
     GX_TRY(csl_step_gemm(a, "rnn_step", h, w_hht, B, H, 1, y, H));
     csl_step_job j = {.gi = gi, .b_hh = b_hh, .y = y, .H = H, .relu = csl_step_is_relu(a)};
-    rnn_step_rows(&j, 0, B);
+    csl_parallel_range(a->backend_ctx, rnn_step_rows, &j, B, csl_step_rows_per_chunk(H));
     return GX_OK;
 }
 
@@ -101,7 +108,7 @@ static gx_status lstm_step_run(const gx_kernel_args *a) {
     GX_TRY(csl_step_gemm(a, "lstm_step", h, w_hht, B, H, 4, act, R));
     csl_step_job j = {.gi = gi, .c = c, .b_hh = b_hh, .y = h_out, .c_out = c_out, .act = act,
                       .H = H};
-    lstm_step_rows(&j, 0, B);
+    csl_parallel_range(a->backend_ctx, lstm_step_rows, &j, B, csl_step_rows_per_chunk(R));
     return GX_OK;
 }
 
@@ -124,13 +131,14 @@ static gx_status gru_step_run(const gx_kernel_args *a) {
     int64_t B = a->inputs[1].shape.dims[0], H = a->inputs[1].shape.dims[1];
     GX_TRY(csl_step_gemm(a, "gru_step", h, w_hht, B, H, 3, act, 4 * H));
     csl_step_job j = {.gi = gi, .h = h, .b_hh = b_hh, .y = y, .act = act, .H = H};
-    gru_step_rows(&j, 0, B);
+    csl_parallel_range(a->backend_ctx, gru_step_rows, &j, B, csl_step_rows_per_chunk(4 * H));
     return GX_OK;
 }
 
 // ---- backward steps ----------------------------------------------------------------------------
 
-// element-wise: a range of elements, not rows
+// element-wise, so its chunks are runs of elements (whole vectors: CSL_CHUNK_CHEAP is a
+// multiple of 64), not rows
 static void rnn_step_backward_range(void *arg, int64_t i0, int64_t i1) {
     const csl_step_job *j = arg;
     csl_vec->rnn_step_bwd(j->dg + i0, j->dy + i0, j->y_in + i0, i1 - i0, j->relu);
@@ -141,7 +149,8 @@ static gx_status rnn_step_backward_run(const gx_kernel_args *a) {
     if (a->ith != 0) return GX_OK;
     csl_step_job j = {.dy = csl_f32(&a->inputs[0]), .y_in = csl_f32(&a->inputs[1]),
                       .dg = csl_f32(&a->outputs[0]), .relu = csl_step_is_relu(a)};
-    rnn_step_backward_range(&j, 0, csl_numel(&a->outputs[0]));
+    csl_parallel_range(a->backend_ctx, rnn_step_backward_range, &j, csl_numel(&a->outputs[0]),
+                       CSL_CHUNK_CHEAP);
     return GX_OK;
 }
 
@@ -165,7 +174,8 @@ static gx_status lstm_step_backward_run(const gx_kernel_args *a) {
     csl_step_job j = {.c = c, .c_new = cn, .act_in = act, .dy = dh, .dc_next = dcn,
                       .dact = dact, .dg = csl_f32(&a->outputs[0]),
                       .dc = csl_f32(&a->outputs[1]), .H = H};
-    lstm_step_backward_rows(&j, 0, B);
+    csl_parallel_range(a->backend_ctx, lstm_step_backward_rows, &j, B,
+                       csl_step_rows_per_chunk(4 * H));
     return GX_OK;
 }
 
@@ -188,7 +198,8 @@ static gx_status gru_step_backward_run(const gx_kernel_args *a) {
     csl_step_job j = {.h = h, .act_in = act, .dy = dy, .dact = dact,
                       .dg = csl_f32(&a->outputs[0]), .dgh = csl_f32(&a->outputs[1]),
                       .dh_direct = csl_f32(&a->outputs[2]), .H = H};
-    gru_step_backward_rows(&j, 0, B);
+    csl_parallel_range(a->backend_ctx, gru_step_backward_rows, &j, B,
+                       csl_step_rows_per_chunk(4 * H));
     return GX_OK;
 }
 
