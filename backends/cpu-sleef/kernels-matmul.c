@@ -14,6 +14,11 @@
  * loops (simd-template.h) take them; they are deterministic and, at these sizes, not far from
  * OpenBLAS.
  *
+ * Short, wide plain products (op(A) = A, op(B) = B, M <= CSL_DIRECT_M: a recurrent step's
+ * h W_hhT and dg W_hh, where M is the batch) go to csl_vec->gemm_nn_cols instead, which reads B
+ * where it lies: OpenBLAS would pack all of B, the weight matrix, on every call, which at these
+ * shapes costs about as much as the multiply.
+ *
  * Threads: OpenBLAS runs single-threaded (backend.c pins it); a product is split here instead.
  * The split is a pure function of the shape: C is cut along its longer side (rows when M > N,
  * else columns) into blocks of whole 16-row or 16-column units, about one block per
@@ -34,6 +39,10 @@
 #define CSL_GEMM_BLOCK_WORK  (1 << 21)
 #define CSL_SMALL_BLOCK_WORK (1 << 18)
 #define CSL_GEMM_UNIT        16
+/* the direct path: at most this many rows; its column blocks are whole 32-column panels (2 VN
+ * on AVX-512), the split gemm_nn_cols keeps bit-identical */
+#define CSL_DIRECT_M         64
+#define CSL_DIRECT_UNIT      32
 
 const char *csl_blas_config(void) {
     const char *s = openblas_get_config();
@@ -44,6 +53,7 @@ const char *csl_blas_config(void) {
 typedef struct csl_gemm_plan {
     csl_gemm g;
     int      small;      /* every block through csl_vec->gemm_small, else cblas_sgemm */
+    int      direct;     /* every block through csl_vec->gemm_nn_cols (takes precedence)  */
     int      by_rows;    /* blocks of rows of C, else of columns                      */
     int64_t  n_blocks;
 } csl_gemm_plan;
@@ -51,12 +61,12 @@ typedef struct csl_gemm_plan {
 // rows or columns [*start, *start + *len) of block b: the units shared out evenly, the spare
 // ones to the first blocks, so only the last block can be short
 static void csl_gemm_block_range(const csl_gemm_plan *p, int64_t b, int64_t *start, int64_t *len) {
-    int64_t D = p->by_rows ? p->g.M : p->g.N;
-    int64_t units = csl_n_chunks(D, CSL_GEMM_UNIT), nb = p->n_blocks;
+    int64_t D = p->by_rows ? p->g.M : p->g.N, unit = p->direct ? CSL_DIRECT_UNIT : CSL_GEMM_UNIT;
+    int64_t units = csl_n_chunks(D, unit), nb = p->n_blocks;
     int64_t q = units / nb, r = units % nb;
     int64_t u0 = b * q + (b < r ? b : r), nu = q + (b < r);
-    *start = u0 * CSL_GEMM_UNIT;
-    int64_t end = (u0 + nu) * CSL_GEMM_UNIT;
+    *start = u0 * unit;
+    int64_t end = (u0 + nu) * unit;
     *len = (end < D ? end : D) - *start;
 }
 
@@ -65,14 +75,16 @@ static void csl_gemm_plan_make(csl_gemm_plan *p, const csl_gemm *g) {
     p->g = *g;
     double work = (double)g->M * (double)g->N * (double)g->K;
     p->small = work <= CSL_SMALL_GEMM;
-    p->by_rows = g->M > g->N;
+    p->direct = !g->trans_a && !g->trans_b && g->alpha == 1.0f &&
+                (g->beta == 0.0f || g->beta == 1.0f) && g->M <= CSL_DIRECT_M;
+    p->by_rows = !p->direct && g->M > g->N;
     int64_t D = p->by_rows ? g->M : g->N;
-    double per_block = p->small ? CSL_SMALL_BLOCK_WORK : CSL_GEMM_BLOCK_WORK;
+    double per_block = p->small && !p->direct ? CSL_SMALL_BLOCK_WORK : CSL_GEMM_BLOCK_WORK;
     double want = work / per_block;
-    int64_t units = csl_n_chunks(D, CSL_GEMM_UNIT);
+    int64_t units = csl_n_chunks(D, p->direct ? CSL_DIRECT_UNIT : CSL_GEMM_UNIT);
     p->n_blocks = want < 1.0 ? 1 : want > (double)units ? units : (int64_t)want;
     // an OpenBLAS block must stay above CSL_SMALL_GEMM (see the top); the last is the smallest
-    while (!p->small && p->n_blocks > 1) {
+    while (!p->small && !p->direct && p->n_blocks > 1) {
         int64_t start, len;
         csl_gemm_block_range(p, p->n_blocks - 1, &start, &len);
         if (work / (double)D * (double)len > CSL_SMALL_GEMM) break;
@@ -86,6 +98,11 @@ static void csl_gemm_block_run(const csl_gemm_plan *p, int64_t b) {
     float *C = g->C;
     int64_t M = g->M, N = g->N, start, len;
     csl_gemm_block_range(p, b, &start, &len);
+    if (p->direct) {
+        csl_vec->gemm_nn_cols(M, start, start + len, g->K, A, g->lda, B, g->ldb, g->beta, C,
+                              g->ldc);
+        return;
+    }
     if (p->by_rows) {   // rows start.. of C and of op(A)
         A += g->trans_a ? start : start * g->lda;
         C += start * g->ldc;
