@@ -34,9 +34,15 @@
 #include "cpu-sleef.h"
 
 /* Multiply-adds per block: OpenBLAS products (a block is 10-30 us of one core; 2^21 measured
- * best of 2^20..2^23 on char_lstm, 2 cores), gemm_small ones. Blocks are whole units of
- * CSL_GEMM_UNIT rows or columns (the last one may be short). */
+ * best of 2^20..2^23 on char_lstm, 2 cores), gemm_small ones. Every block is its own sgemm call
+ * and packs its own copy of the operand the blocks share (all of A for blocks of columns, all of
+ * B for blocks of rows), so a big product stops at CSL_GEMM_MAX_BLOCKS blocks, plus one per
+ * CSL_GEMM_BIG_WORK beyond that: single-threaded OpenBLAS 0.3.21 measured 5-10% slower on
+ * 8 blocks than on one call, 30-50% slower on 64 (256x1024x2048 TN, 2048x1024x64 NN). Blocks
+ * are whole units of CSL_GEMM_UNIT rows or columns (the last one may be short). */
 #define CSL_GEMM_BLOCK_WORK  (1 << 21)
+#define CSL_GEMM_MAX_BLOCKS  8
+#define CSL_GEMM_BIG_WORK    (1 << 26)
 #define CSL_SMALL_BLOCK_WORK (1 << 18)
 #define CSL_GEMM_UNIT        16
 /* the direct path: at most this many rows; its column blocks are whole 32-column panels (2 VN
@@ -80,7 +86,9 @@ static void csl_gemm_plan_make(csl_gemm_plan *p, const csl_gemm *g) {
     p->by_rows = !p->direct && g->M > g->N;
     int64_t D = p->by_rows ? g->M : g->N;
     double per_block = p->small && !p->direct ? CSL_SMALL_BLOCK_WORK : CSL_GEMM_BLOCK_WORK;
-    double want = work / per_block;
+    double want = work / per_block, cap = work / CSL_GEMM_BIG_WORK;
+    if (cap < CSL_GEMM_MAX_BLOCKS) cap = CSL_GEMM_MAX_BLOCKS;
+    if (want > cap) want = cap;
     int64_t units = csl_n_chunks(D, p->direct ? CSL_DIRECT_UNIT : CSL_GEMM_UNIT);
     p->n_blocks = want < 1.0 ? 1 : want > (double)units ? units : (int64_t)want;
     // an OpenBLAS block must stay above CSL_SMALL_GEMM (see the top); the last is the smallest
