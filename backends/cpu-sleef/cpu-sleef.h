@@ -18,7 +18,7 @@
  * kernel once, on its own thread, with ith = 0 and nth = 1; a kernel with enough work splits it
  * into tasks and hands them to the pool with csl_parallel (below). OpenBLAS is pinned to one
  * thread at init, so the only threads are the pool's, and every large product is cut into
- * blocks that each go to a single-threaded cblas_sgemm (csl_sgemm).
+ * blocks, each one single-threaded call (cblas_sgemm, or csl_vec's own GEMM loops; csl_sgemm).
  *
  * Rules every kernel follows: never allocate (scratch comes from the engine's workspace, see
  * gx_kernel_desc.workspace; the pool never allocates either), be deterministic with the same
