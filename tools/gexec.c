@@ -61,7 +61,7 @@ static const cli_option train_opts[] = {
     {"--clip", "X", "clip gradients to global norm X (the pre-clip norm is logged)"},
     {"--clip-value", "X", "clip every gradient element to [-X, X]"},
     {"--seed", "S", "random seed: initialisation, dropout, data order (default 0)"},
-    {"--threads", "N", "threads for the CPU backend's BLAS"},
+    {"--threads", "N", "worker threads of the CPU backend (default: all cores)"},
     {"--backend", "NAME", "backend to run on (default: the best usable one)"},
     {"--unroll", NULL, "expand loops into a flat graph instead of looping over the body"},
     {"--val-every", "N", "evaluate the held-out data every N steps (default: at the end)"},
