@@ -10,6 +10,7 @@
 #include "lower.h"
 #include "registry.h"
 #include "safetensors.h"
+#include "train.h"
 
 #include <stdio.h>
 
@@ -72,6 +73,19 @@ gx_status cli_feed(gx_exec *e, const gx_graph *g, const gx_named *list, int32_t 
                    const gx_st_file *f, const char *file_name, const char *what, gx_diag *d);
 /* gx_st_writer with every graph output read back from the plan */
 gx_status cli_save_outputs(gx_exec *e, const gx_graph *g, const char *path, gx_diag *d);
+
+/* number flags of the training verbs: a value in [lo, hi] / a whole number >= lo; 0 after
+ * printing "gexec VERB: FLAG wants ..." */
+int cli_parse_num(const char *verb, const char *flag, const char *s, double lo, double hi,
+                  double *out);
+int cli_parse_count(const char *verb, const char *flag, const char *s, int64_t lo, int64_t *out);
+
+/* The trainer of o->graph for a verb that trains (train, bench): the graph's train block, then
+ * `flags` over it (the verb's own options; 0 when it printed an error). Returns 0 with *reg
+ * and *t set (the caller frees both), else the exit code after the message was printed. */
+typedef int (*cli_train_flags)(const cli_opts *o, gx_train_config *c, void *user);
+int cli_trainer(const cli_opts *o, cli_train_flags flags, void *user, gx_train_config *c,
+                gx_registry **reg, gx_trainer **t);
 
 int cmd_check(const cli_opts *o);
 int cmd_train(const cli_opts *o);

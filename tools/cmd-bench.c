@@ -13,7 +13,6 @@
 #include "flops.h"
 #include "train.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,22 +24,11 @@ typedef struct bench_opts {
     int     json;
 } bench_opts;
 
-static int parse_count(const char *flag, const char *s, int64_t lo, int64_t *out) {
-    char *end;
-    errno = 0;
-    double v = s ? strtod(s, &end) : 0;
-    if (s == NULL || *s == '\0' || errno || *end || !(v >= (double)lo && v <= 9.0e15) ||
-        v != floor(v)) {
-        cli_failf("gexec bench: %s wants a whole number >= %lld, got '%s'", flag, (long long)lo,
-                  s ? s : "");
-        return 0;
-    }
-    *out = (int64_t)v;
-    return 1;
-}
+#define parse_count(flag, s, lo, out) cli_parse_count("bench", flag, s, lo, out)
 
 /* flags override the graph's train block, as in `gexec train` */
-static int apply_flags(const cli_opts *o, gx_train_config *c, bench_opts *b) {
+static int apply_flags(const cli_opts *o, gx_train_config *c, void *user) {
+    bench_opts *b = user;
     int64_t i;
     c->dims = o->dims;
     c->n_dims = o->n_dims;
@@ -223,35 +211,14 @@ int cmd_bench(const cli_opts *o) {
     gx_diag d;
     gx_diag_init(&d);
     gx_train_config c;
-    gx_train_config_defaults(&c);
     bench_opts b = {.steps = 20, .warmup = 3, .json = 0};
-    char *src = NULL;
-    size_t n = 0;
-    gx_ast_module *m = NULL;
-    gx_status st = gx_read_file(o->graph, &src, &n, &d);
-    if (st == GX_OK) st = gx_parse(src, n, o->graph, &m, &d);
-    if (st == GX_OK) st = gx_train_config_from_module(m, &c, &d);
-    if (st != GX_OK) {
-        gx_ast_free(m);
-        free(src);
-        return cli_fail(&d);
-    }
-    if (!apply_flags(o, &c, &b)) {
-        gx_ast_free(m);
-        free(src);
-        return 2;
-    }
-    gx_registry *reg = cli_registry();
-    if (reg == NULL) {
-        gx_ast_free(m);
-        free(src);
-        return 1;
-    }
-    gx_trainer *t = NULL;
-    st = gx_trainer_new(reg, o->graph, m, src, n, &c, &t, &d);
-    free(src);
-    double *times = st == GX_OK ? malloc(sizeof(double) * (size_t)b.steps * 2) : NULL;
-    if (st == GX_OK && times == NULL) st = gx_diag_set(&d, GX_ERR_NOMEM, "out of memory");
+    gx_registry *reg;
+    gx_trainer *t;
+    int rc = cli_trainer(o, apply_flags, &b, &c, &reg, &t);
+    if (rc != 0) return rc;
+    gx_status st = GX_OK;
+    double *times = malloc(sizeof(double) * (size_t)b.steps * 2);
+    if (times == NULL) st = gx_diag_set(&d, GX_ERR_NOMEM, "out of memory");
     bench_result r = {0};
     if (st == GX_OK) {
         const gx_graph *g = gx_trainer_graph(t, 0), *ge = gx_trainer_graph(t, 1);
@@ -289,7 +256,7 @@ int cmd_bench(const cli_opts *o) {
         else print_text(&r);
         fflush(stdout);
     }
-    int rc = st == GX_OK ? 0 : cli_fail(&d);
+    rc = st == GX_OK ? 0 : cli_fail(&d);
     free(times);
     gx_trainer_free(t);
     gx_registry_free(reg);

@@ -2,7 +2,7 @@
  * cmd-train.c: `gexec train`: settings (the graph's train block, then flags), the trainer,
  * and its progress: one live line on a terminal, plain log lines otherwise.
  */
-#define _POSIX_C_SOURCE 200809L   /* setenv, isatty */
+#define _POSIX_C_SOURCE 200809L   /* isatty */
 #include "cli.h"
 #include "train.h"
 
@@ -13,28 +13,33 @@
 #include <string.h>
 #include <unistd.h>
 
-static int parse_num(const char *flag, const char *s, double lo, double hi, double *out) {
+int cli_parse_num(const char *verb, const char *flag, const char *s, double lo, double hi,
+                  double *out) {
     char *end;
     errno = 0;
     double v = s ? strtod(s, &end) : 0;
     if (s == NULL || *s == '\0' || errno || *end || !(v >= lo && v <= hi)) {
-        cli_failf("gexec train: %s wants a number in [%g, %g], got '%s'", flag, lo, hi, s ? s : "");
+        cli_failf("gexec %s: %s wants a number in [%g, %g], got '%s'", verb, flag, lo, hi,
+                  s ? s : "");
         return 0;
     }
     *out = v;
     return 1;
 }
 
-static int parse_count(const char *flag, const char *s, int64_t lo, int64_t *out) {
+int cli_parse_count(const char *verb, const char *flag, const char *s, int64_t lo, int64_t *out) {
     double v;
-    if (!parse_num(flag, s, (double)lo, 9.0e15, &v)) return 0;
+    if (!cli_parse_num(verb, flag, s, (double)lo, 9.0e15, &v)) return 0;
     if (v != floor(v)) {
-        cli_failf("gexec train: %s wants a whole number, got '%s'", flag, s);
+        cli_failf("gexec %s: %s wants a whole number, got '%s'", verb, flag, s);
         return 0;
     }
     *out = (int64_t)v;
     return 1;
 }
+
+#define parse_num(flag, s, lo, hi, out) cli_parse_num("train", flag, s, lo, hi, out)
+#define parse_count(flag, s, lo, out)   cli_parse_count("train", flag, s, lo, out)
 
 /* flags override the graph's train block */
 static int apply_flags(const cli_opts *o, gx_train_config *c) {
@@ -197,47 +202,57 @@ static void on_sigint(int sig) {
     if (running) gx_trainer_request_stop(running);
 }
 
-int cmd_train(const cli_opts *o) {
+int cli_trainer(const cli_opts *o, cli_train_flags flags, void *user, gx_train_config *c,
+                gx_registry **reg, gx_trainer **t) {
     gx_diag d;
     gx_diag_init(&d);
-    gx_train_config c;
-    gx_train_config_defaults(&c);
+    gx_train_config_defaults(c);
+    *reg = NULL;
+    *t = NULL;
     char *src = NULL;
     size_t n = 0;
     gx_ast_module *m = NULL;
     gx_status st = gx_read_file(o->graph, &src, &n, &d);
     if (st == GX_OK) st = gx_parse(src, n, o->graph, &m, &d);
-    if (st == GX_OK) st = gx_train_config_from_module(m, &c, &d);
-    if (st != GX_OK) {
+    if (st == GX_OK) st = gx_train_config_from_module(m, c, &d);
+    int rc = st != GX_OK ? cli_fail(&d) : !flags(o, c, user) ? 2 : 0;
+    if (rc == 0 && (*reg = cli_registry()) == NULL) rc = 1;
+    if (rc != 0) {
         gx_ast_free(m);
         free(src);
-        return cli_fail(&d);
+        return rc;
     }
-    if (!apply_flags(o, &c)) {
-        gx_ast_free(m);
-        free(src);
-        return 2;
-    }
-    gx_registry *reg = cli_registry();
-    if (reg == NULL) {
-        gx_ast_free(m);
-        free(src);
-        return 1;
-    }
-    gx_trainer *t = NULL;
-    st = gx_trainer_new(reg, o->graph, m, src, n, &c, &t, &d);
+    st = gx_trainer_new(*reg, o->graph, m, src, n, c, t, &d);   /* takes m */
     free(src);
-    if (st == GX_OK) {
-        progress p = {.tty = isatty(2), .quiet = 0, .log_every = c.log_every};
-        for (int k = 0; k < o->n_extra; k++) p.quiet |= strcmp(o->extra_name[k], "--quiet") == 0;
-        running = t;
-        signal(SIGINT, on_sigint);
-        st = gx_trainer_run(t, report, &p, &d);
-        signal(SIGINT, SIG_DFL);
-        running = NULL;
-        close_line(&p);
-    }
-    int rc = st == GX_OK ? 0 : cli_fail(&d);
+    if (st == GX_OK) return 0;
+    rc = cli_fail(&d);
+    gx_registry_free(*reg);
+    *reg = NULL;
+    return rc;
+}
+
+static int train_flags(const cli_opts *o, gx_train_config *c, void *user) {
+    (void)user;
+    return apply_flags(o, c);
+}
+
+int cmd_train(const cli_opts *o) {
+    gx_diag d;
+    gx_diag_init(&d);
+    gx_train_config c;
+    gx_registry *reg;
+    gx_trainer *t;
+    int rc = cli_trainer(o, train_flags, NULL, &c, &reg, &t);
+    if (rc != 0) return rc;
+    progress p = {.tty = isatty(2), .quiet = 0, .log_every = c.log_every};
+    for (int k = 0; k < o->n_extra; k++) p.quiet |= strcmp(o->extra_name[k], "--quiet") == 0;
+    running = t;
+    signal(SIGINT, on_sigint);
+    gx_status st = gx_trainer_run(t, report, &p, &d);
+    signal(SIGINT, SIG_DFL);
+    running = NULL;
+    close_line(&p);
+    rc = st == GX_OK ? 0 : cli_fail(&d);
     gx_trainer_free(t);
     gx_registry_free(reg);
     return rc;
