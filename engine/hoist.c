@@ -109,12 +109,10 @@ static gx_status add_invariant(gx_loop *l, gx_val **in, gx_val body_v, gx_val ou
     return GX_OK;
 }
 
-/* Hoist body node n if it is a cell that qualifies; *done = 1 when it was. */
-static gx_status hoist_node(gx_graph *outer, gx_loop *l, gx_val **in, int32_t n, int *done,
-                            gx_diag *d) {
+/* Hoist body node n if it is a cell that qualifies; anything else is left as it is. */
+static gx_status hoist_node(gx_graph *outer, gx_loop *l, gx_val **in, int32_t n, gx_diag *d) {
     gx_graph *body = l->body;
     const gx_node nd = body->nodes[n];   /* a copy: adding nodes may move the array */
-    *done = 0;
     if (nd.loop) return GX_OK;
     const cell_kind *k = NULL;
     for (size_t i = 0; i < sizeof cell_kinds / sizeof cell_kinds[0]; i++)
@@ -189,15 +187,13 @@ static gx_status hoist_node(gx_graph *outer, gx_loop *l, gx_val **in, int32_t n,
     body->nodes[n] = body->nodes[--body->n_nodes];
     for (int32_t j = 0; j < got; j++) body->values[sout[j]].node = n;
     for (int32_t j = 0; j < nd.n_out; j++) redirect(body, l, n, nd.out[j], sout[j]);
-    *done = 1;
     return GX_OK;
 }
 
 gx_status gx_hoist_loop(gx_graph *outer, gx_loop *l, gx_val **in, gx_diag *d) {
     if (!gx_opt_enabled("hoist")) return GX_OK;
     for (int32_t n = 0; n < l->body->n_nodes; n++) {
-        int done = 0;
-        gx_status st = hoist_node(outer, l, in, n, &done, d);
+        gx_status st = hoist_node(outer, l, in, n, d);
         if (st != GX_OK) return st;
     }
     return GX_OK;

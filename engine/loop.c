@@ -292,8 +292,15 @@ static int lift_pattern(const gx_graph *fb, gx_val dv, lifted *lf, gx_val ops[2]
     return 0;
 }
 
-/* Set up lifting the gradient dv of invariant k; 0 (nothing changed that matters) when it does
- * not have the pattern or an operand is itself an invariant. */
+/* the outer value of backward-body value v when v is an invariant of the backward loop, else NONE */
+static gx_val invariant_outer(const bwd *w, gx_val v) {
+    for (int32_t j = 0; j < w->invs.n; j++)
+        if (w->invs.v[j] == v) return w->invs.aux[j];
+    return GX_VAL_NONE;
+}
+
+/* Set up lifting the gradient dv of invariant k: *ok = 0 when dv does not have the pattern or
+ * an operand is itself an invariant (then it is accumulated step by step, as before). */
 static gx_status lift_prepare(bwd *w, gx_val dv, int32_t k, lifted *lf, int *ok) {
     gx_val ops[2];
     *ok = 0;
@@ -306,8 +313,7 @@ static gx_status lift_prepare(bwd *w, gx_val dv, int32_t k, lifted *lf, int *ok)
         if (ops[i] == GX_VAL_NONE) continue;
         gx_status st = bwd_value(w, ops[i], &lf->body_v[i]);
         if (st != GX_OK) return st;
-        for (int32_t j = 0; j < w->invs.n; j++)
-            if (w->invs.v[j] == lf->body_v[i]) return GX_OK;   /* not per step */
+        if (invariant_outer(w, lf->body_v[i]) != GX_VAL_NONE) return GX_OK;   /* not per step */
         for (int32_t j = 0; j < w->seqs.n; j++)
             if (w->seqs.v[j] == lf->body_v[i] && w->seq_axes.aux[j] == 0) lf->outer[i] = w->seqs.aux[j];
     }
@@ -323,12 +329,8 @@ static gx_status hoist_invariant_node(bwd *w, int32_t n, const gx_val *bb_in, in
     gx_val outer_in[64], outs[64];
     *moved = 0;
     if (!gx_opt_enabled("hoist") || fn->n_in < 1 || (fn->op->desc.flags & GX_OP_RANDOM)) return GX_OK;
-    for (int32_t i = 0; i < fn->n_in; i++) {
-        outer_in[i] = GX_VAL_NONE;
-        for (int32_t j = 0; j < w->invs.n; j++)
-            if (w->invs.v[j] == bb_in[i]) outer_in[i] = w->invs.aux[j];
-        if (outer_in[i] == GX_VAL_NONE) return GX_OK;
-    }
+    for (int32_t i = 0; i < fn->n_in; i++)
+        if ((outer_in[i] = invariant_outer(w, bb_in[i])) == GX_VAL_NONE) return GX_OK;
     int32_t got = 0;
     gx_status st = gx_graph_add_node(w->g, fn->op, outer_in, fn->n_in, fn->attrs, fn->pos, 1, outs,
                                      64, &got, w->d);
