@@ -22,6 +22,12 @@ typedef struct step {
     gx_exec         *body;       /* a loop node's planned body            */
     gx_tensor       *in, *out;   /* into exec->tensors */
     gx_tensor        workspace;
+    /* a host kernel standing in on a device backend: it runs on host copies (host_in, host_out,
+     * host_ws in one block at host_mem) moved by read and write around the call */
+    int              on_host;
+    void            *host_mem;
+    gx_tensor       *host_in, *host_out;
+    gx_tensor        host_ws;
 } step;
 
 struct gx_exec {
@@ -36,6 +42,8 @@ struct gx_exec {
     gx_tensor   *tensors;
     int          check;    /* gx_exec_set_check */
     gx_exec_fault fault;
+    gx_val      *upd_dst, *upd_src;   /* gx_exec_set_updates */
+    int32_t      n_upd;
 };
 
 /* ---- a first-fit allocator over offsets (no memory behind it) ---- */
@@ -133,11 +141,12 @@ static gx_status plan_loop(gx_exec *e, step *sp, const gx_node *nd, gx_diag *d) 
     return st;
 }
 
-/* A kernel for a node the backend has none for: on a host-memory backend, the kernel of
- * another host-memory backend can run on the same memory (cpu-scalar first: it has the most). */
+/* A kernel for a node the backend has none for: the kernel of a host-memory backend
+ * (cpu-scalar first: it has the most). On a host-memory backend it runs on the same memory; on
+ * a device backend on host copies of its inputs and outputs (*on_host = 1). */
 static const gx_kernel *fallback_kernel(gx_exec *e, const gx_node *nd, gx_dtype dt, void **kctx,
-                                        gx_diag *d) {
-    if (!(e->backend->desc.flags & GX_BACKEND_HOST_MEMORY)) return NULL;
+                                        int *on_host, gx_diag *d) {
+    *on_host = !(e->backend->desc.flags & GX_BACKEND_HOST_MEMORY);
     gx_registry *r = e->g->reg;
     const gx_kernel *k = NULL;
     gx_backend *kb = NULL;
@@ -151,16 +160,21 @@ static const gx_kernel *fallback_kernel(gx_exec *e, const gx_node *nd, gx_dtype 
     char key[160];
     snprintf(key, sizeof key, "fallback %s %s %s", nd->op->name, gx_dtype_name(dt), e->backend->name);
     if (gx_registry_first_time(r, key))
-        gx_registry_log(r, GX_LOG_WARN, "op '%s' (%s) has no kernel on '%s'; it runs on '%s'",
-                        nd->op->name, gx_dtype_name(dt), e->backend->name, kb->name);
+        gx_registry_log(r, GX_LOG_WARN, "op '%s' (%s) has no kernel on '%s'; it runs on '%s'%s",
+                        nd->op->name, gx_dtype_name(dt), e->backend->name, kb->name,
+                        *on_host ? ", with its inputs and outputs copied through the host" : "");
     return k;
 }
 
 void gx_exec_free(gx_exec *e) {
     if (e == NULL) return;
-    for (int32_t s = 0; e->steps && s < e->n_steps; s++) gx_exec_free(e->steps[s].body);
+    for (int32_t s = 0; e->steps && s < e->n_steps; s++) {
+        gx_exec_free(e->steps[s].body);
+        free(e->steps[s].host_mem);
+    }
     if (e->buf) e->backend->desc.buffer_free(e->ctx, e->buf);
     free(e->offset);
+    free(e->upd_dst);
     free(e->steps);
     free(e->tensors);
     free(e);
@@ -253,6 +267,54 @@ static gx_val in_place_input(const gx_graph *g, const gx_node *nd, int32_t s,
     return a;
 }
 
+/* Host memory for a step whose kernel runs on the host while the graph runs on a device: one
+ * block holding the tensors and their data, laid out like the device's. */
+static gx_status plan_host_copies(gx_exec *e, step *sp, const gx_node *nd, gx_diag *d) {
+    int32_t nt = nd->n_in + nd->n_out;
+    uint64_t bytes = sizeof(gx_tensor) * (uint64_t)nt + ALIGN;
+    for (int32_t i = 0; i < nt; i++)
+        bytes += round_up(value_bytes(&e->g->values[i < nd->n_in ? nd->in[i] : nd->out[i - nd->n_in]]));
+    bytes += round_up((uint64_t)sp->workspace.shape.dims[0]);
+    char *mem = sp->host_mem = calloc(1, (size_t)bytes);
+    if (mem == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    sp->host_in = (gx_tensor *)(void *)mem;
+    sp->host_out = sp->host_in + nd->n_in;
+    char *data = (char *)(((uintptr_t)(mem + sizeof(gx_tensor) * (size_t)nt) + ALIGN - 1) & ~(uintptr_t)(ALIGN - 1));
+    for (int32_t i = 0; i < nt; i++) {
+        gx_tensor *t = i < nd->n_in ? &sp->host_in[i] : &sp->host_out[i - nd->n_in];
+        *t = i < nd->n_in ? sp->in[i] : sp->out[i - nd->n_in];
+        t->buf = t->data = data;
+        t->offset = 0;
+        data += round_up(value_bytes(&e->g->values[i < nd->n_in ? nd->in[i] : nd->out[i - nd->n_in]]));
+    }
+    sp->host_ws = sp->workspace;
+    sp->host_ws.buf = sp->host_ws.data = sp->workspace.shape.dims[0] ? data : NULL;
+    sp->host_ws.offset = 0;
+    return GX_OK;
+}
+
+/* Run a host kernel for a device graph: finish the device's work, read the inputs, run, write
+ * the outputs back (the writes join the next batch), and open the batch again. */
+static gx_status run_on_host(gx_exec *e, const step *sp, const gx_node *nd, gx_kernel_args *a) {
+    const gx_backend_desc *bd = &e->backend->desc;
+    gx_status st = bd->submit ? bd->submit(e->ctx) : GX_OK;
+    if (st == GX_OK) st = bd->sync(e->ctx);
+    for (int32_t i = 0; i < nd->n_in && st == GX_OK; i++)
+        st = bd->read(e->ctx, e->buf, sp->in[i].offset, sp->host_in[i].data,
+                      value_bytes(&e->g->values[nd->in[i]]));
+    if (st != GX_OK) return st;
+    a->inputs = sp->host_in;
+    a->outputs = sp->host_out;
+    a->workspace = sp->host_ws;
+    st = sp->kernel->desc.run(a);
+    if (st != GX_OK) return st;
+    for (int32_t j = 0; j < nd->n_out && st == GX_OK; j++)
+        st = bd->write(e->ctx, e->buf, sp->out[j].offset, sp->host_out[j].data,
+                       value_bytes(&e->g->values[nd->out[j]]));
+    if (st == GX_OK && bd->begin) st = bd->begin(e->ctx);
+    return st;
+}
+
 static gx_status exec_plan(gx_graph *g, gx_backend *be, const gx_val *wanted, int32_t n_wanted,
                            gx_exec **out, gx_diag *d) {
     *out = NULL;
@@ -321,13 +383,15 @@ static gx_status exec_plan(gx_graph *g, gx_backend *be, const gx_val *wanted, in
         gx_dtype dt = g->values[nd->out[0]].info.dtype;
         const gx_kernel *k = gx_registry_find_kernel(g->reg, nd->op->name, be->name, dt);
         e->steps[s].kctx = e->ctx;
-        if (k == NULL) k = fallback_kernel(e, nd, dt, &e->steps[s].kctx, d);
+        int on_host = 0;
+        if (k == NULL) k = fallback_kernel(e, nd, dt, &e->steps[s].kctx, &on_host, d);
         if (k == NULL) {
             st = gx_diag_at(d, GX_ERR_UNSUPPORTED, nd->pos, "no kernel for op '%s' (%s) on backend '%s'",
                             nd->op->name, gx_dtype_name(dt), be->name);
             goto done;
         }
         e->steps[s].kernel = k;
+        e->steps[s].on_host = on_host;   /* its host copies are planned with the offsets */
         s++;
     }
     e->n_steps = n_steps;
@@ -395,6 +459,7 @@ static gx_status exec_plan(gx_graph *g, gx_backend *be, const gx_val *wanted, in
         for (int32_t j = 0; j < nd->n_out; j++) *t++ = make_tensor(e, nd->out[j], host);
         sp->workspace.buf = e->buf;
         sp->workspace.data = host && sp->workspace.shape.dims[0] ? (char *)host + sp->workspace.offset : NULL;
+        if (sp->on_host && (st = plan_host_copies(e, sp, nd, d)) != GX_OK) goto done;
     }
     goto done;
 nomem:
@@ -582,9 +647,11 @@ static gx_status check_node(gx_exec *e, const gx_node *nd, gx_diag *d) {
 
 gx_status gx_exec_run(gx_exec *e, gx_diag *d) { return exec_run(e, 1, d); }
 
+/* A loop body's run (top = 0) records into the batch its caller opened: a whole step, every
+ * time step included, is one batch, submitted and waited on once. */
 static gx_status exec_run(gx_exec *e, int top, gx_diag *d) {
     const gx_backend_desc *bd = &e->backend->desc;
-    gx_status st = bd->begin ? bd->begin(e->ctx) : GX_OK;
+    gx_status st = top && bd->begin ? bd->begin(e->ctx) : GX_OK;
     if (st != GX_OK) return gx_diag_set(d, st, "backend '%s': begin failed", e->backend->name);
     if (e->check && top) {
         memset(&e->fault, 0, sizeof e->fault);
@@ -615,7 +682,7 @@ static gx_status exec_run(gx_exec *e, int top, gx_diag *d) {
             .nth = 1,
             .workspace = sp->workspace,
         };
-        st = sp->kernel->desc.run(&a);
+        st = sp->on_host ? run_on_host(e, sp, nd, &a) : sp->kernel->desc.run(&a);
         if (st != GX_OK) {
             if (d && d->status == GX_OK)
                 gx_diag_at(d, st, nd->pos, "kernel '%s' on '%s' failed (%s)", nd->op->name,
@@ -624,9 +691,36 @@ static gx_status exec_run(gx_exec *e, int top, gx_diag *d) {
         }
         if (e->check && check_node(e, nd, d) != GX_OK) return GX_ERR_INVALID;
     }
-    st = bd->submit ? bd->submit(e->ctx) : GX_OK;
+    if (!top) return GX_OK;
+    for (int32_t u = 0; u < e->n_upd && st == GX_OK; u++)
+        st = copy_value(e, e->upd_dst[u], e, e->upd_src[u]);
+    if (st == GX_OK) st = bd->submit ? bd->submit(e->ctx) : GX_OK;
     if (st == GX_OK) st = bd->sync(e->ctx);
     return st == GX_OK ? GX_OK : gx_diag_set(d, st, "backend '%s': sync failed", e->backend->name);
+}
+
+gx_status gx_exec_set_updates(gx_exec *e, const gx_val *dst, const gx_val *src, int32_t n,
+                              gx_diag *d) {
+    for (int32_t u = 0; u < n; u++) {
+        const gx_value *a = &e->g->values[dst[u]], *b = &e->g->values[src[u]];
+        if (a->kind == GX_VALUE_NODE || e->offset[dst[u]] == NO_OFFSET || e->offset[src[u]] == NO_OFFSET ||
+            value_bytes(a) != value_bytes(b))
+            return gx_diag_set(d, GX_ERR_INVALID, "update %d: '%s' cannot take the value of '%s'",
+                               (int)u, a->name ? a->name : "?", b->name ? b->name : "?");
+    }
+    gx_val *p = malloc(sizeof(gx_val) * (size_t)(2 * n + 1));
+    if (p == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    memcpy(p, dst, sizeof(gx_val) * (size_t)n);
+    memcpy(p + n, src, sizeof(gx_val) * (size_t)n);
+    free(e->upd_dst);
+    e->upd_dst = p;
+    e->upd_src = p + n;
+    e->n_upd = n;
+    return GX_OK;
+}
+
+int gx_exec_host_memory(const gx_exec *e) {
+    return (e->backend->desc.flags & GX_BACKEND_HOST_MEMORY) != 0;
 }
 
 uint64_t gx_exec_arena_bytes(const gx_exec *e) {

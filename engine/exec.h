@@ -48,6 +48,14 @@ typedef struct gx_exec_fault {
 void                 gx_exec_set_check(gx_exec *e, int on);
 const gx_exec_fault *gx_exec_fault_of(const gx_exec *e);
 
+/* After each run, copy value src[i] into dst[i] (a param or input: its next value), on the
+ * device, in the same batch: how a training step that updates its params on the device
+ * carries them to the next step. src must be wanted values of the plan. */
+gx_status gx_exec_set_updates(gx_exec *e, const gx_val *dst, const gx_val *src, int32_t n,
+                              gx_diag *d);
+/* the plan's backend keeps its buffers in host memory (the CPU backends) */
+int       gx_exec_host_memory(const gx_exec *e);
+
 /* plan facts, for `gexec check`, bench and tests: arena bytes (loop bodies' plans included),
  * steps (kernel calls) */
 uint64_t    gx_exec_arena_bytes(const gx_exec *e);

@@ -18,6 +18,7 @@ struct gx_registry {
     char         **once;          /* keys gx_registry_first_time has seen */
     int32_t        n_once, cap_once;
     int32_t        threads;       /* GX_EXT_THREADS: 0 = each backend's default */
+    int32_t        device;        /* GX_EXT_DEVICE: -1 = the backend chooses     */
 };
 
 /* remove everything plugin `plugin` registered (a failed entry) */

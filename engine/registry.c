@@ -23,6 +23,7 @@ gx_registry *gx_registry_new(void) {
     gx_registry *r = calloc(1, sizeof *r);
     if (r == NULL) return NULL;
     r->log = default_log;
+    r->device = -1;
     return r;
 }
 
@@ -276,11 +277,17 @@ static void host_free(gx_host *h, void *p) {
 static const void *host_get_extension(gx_host *h, const char *id) {
     if (id != NULL && h != NULL && h->reg != NULL && strcmp(id, GX_EXT_THREADS) == 0)
         return &h->reg->threads;
+    if (id != NULL && h != NULL && h->reg != NULL && strcmp(id, GX_EXT_DEVICE) == 0)
+        return &h->reg->device;
     return NULL;
 }
 
 void gx_registry_set_threads(gx_registry *r, int32_t threads) {
     r->threads = threads > 0 ? threads : 0;
+}
+
+void gx_registry_set_device(gx_registry *r, int32_t device) {
+    r->device = device >= 0 ? device : -1;
 }
 
 static const gx_host_api host_api = {

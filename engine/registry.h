@@ -53,6 +53,9 @@ void         gx_registry_log(gx_registry *r, gx_log_level level, const char *fmt
 /* The worker threads CPU backends should use (GX_EXT_THREADS); 0, the default, lets each
  * backend pick (all cores). Set it before the first plan: a backend reads it when it starts. */
 void         gx_registry_set_threads(gx_registry *r, int32_t threads);
+/* The device a GPU backend should open (GX_EXT_DEVICE, `--device N`); -1, the default, lets the
+ * backend choose. Set it before the first plan. */
+void         gx_registry_set_device(gx_registry *r, int32_t device);
 /* 1 the first time `key` is asked for in this registry, 0 after (one-time warnings) */
 int          gx_registry_first_time(gx_registry *r, const char *key);
 

@@ -16,6 +16,7 @@ void gx_train_config_defaults(gx_train_config *c) {
     c->sched.kind = GX_SCHED_CONSTANT;
     c->sched.gamma = 0.1;
     c->unroll = -1;
+    c->device = -1;
     c->val_frac = 0.05;
     c->log_every = 50;
     c->diag_every = 10;

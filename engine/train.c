@@ -19,6 +19,7 @@
 #include "safetensors.h"
 #include "util.h"
 
+#include <gexec/optim-step.h>
 #include <gexec/plugin-helpers.h>
 
 #include <math.h>
@@ -69,6 +70,17 @@ struct gx_trainer {
     gx_checkpoint  *resume;
     gx_monitor     *mon;
     int64_t         nan_skipped, nan_in_a_row;
+    /* The device optimizer, on backends whose memory is not the host's (Vulkan): the training
+     * graph ends with sumsq and optim_step nodes (dev_hyper, dev_gsq, and per param its state
+     * inputs dev_s[2i], dev_s[2i+1] and next values dev_next[3i..3i+2]), and the plan copies
+     * the next values over the params and states after each run. The host's copies (the
+     * optimizer's arrays) are then refreshed only when something on the host needs them. */
+    int             dev_opt;
+    int             dev_stale;   /* the host's params and states are newer: write them first */
+    int             host_stale;  /* the device's are newer: read them before host use       */
+    gx_val          dev_hyper, dev_gsq;
+    gx_val         *dev_s, *dev_next;
+    void           *zeros;       /* for states the host optimizer does not keep             */
 };
 
 /* plan p's graph (NULL: the run has no such plan) */
@@ -103,6 +115,9 @@ void gx_trainer_free(gx_trainer *t) {
     }
     free(t->grad_val);
     free(t->grad_diag);
+    free(t->dev_s);
+    free(t->dev_next);
+    free(t->zeros);
     gx_monitor_free(t->mon);
     gx_exec_free(t->e);
     gx_exec_free(t->ee);
@@ -325,27 +340,118 @@ static gx_status plan_one(gx_trainer *t, int p, const char *backend, gx_diag *d)
     gx_val *grads = p == P_TRAIN ? t->grad_val : p == P_DIAG ? t->grad_diag : NULL;
     gx_graph *g = plan_graph(t, p);
     int32_t extra = p == P_DIAG ? gx_monitor_n_wanted(t->mon) : 0;
+    int dev = p == P_TRAIN && t->dev_opt;
+    if (dev) extra = 3 * g->n_params + 1;   /* the next params and states, and gsq */
     int32_t n = 0, cap = g->n_params + t->n_slots + GX_TRAIN_MAX_METRICS + extra + 2;
     gx_val *w = malloc(sizeof(gx_val) * (size_t)cap);
     if (w == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     if (g->loss != GX_VAL_NONE) w[n++] = g->loss;
     gx_status st = grads ? find_grads(g, grads, d) : GX_OK;
-    for (int32_t i = 0; grads && i < g->n_params; i++) w[n++] = grads[i];
+    /* on the device optimizer's plan the gradients stay on the device: nobody reads them */
+    for (int32_t i = 0; grads && !dev && i < g->n_params; i++) w[n++] = grads[i];
     for (int32_t i = 0; i < t->n_slots; i++)
         if (t->slots[i].kind == SLOT_STATE && t->slots[i].next[p] != GX_VAL_NONE) w[n++] = t->slots[i].next[p];
     for (int32_t i = 0; i < t->n_metrics; i++)
         if (t->metric_val[p][i] != GX_VAL_NONE) w[n++] = t->metric_val[p][i];
-    if (extra) gx_monitor_wanted(t->mon, w + n);
+    if (dev) {
+        for (int32_t i = 0; i < 3 * g->n_params; i++) w[n + i] = t->dev_next[i];
+        w[n + 3 * g->n_params] = t->dev_gsq;
+    } else if (extra) gx_monitor_wanted(t->mon, w + n);
     n += extra;
     if (st == GX_OK) st = gx_exec_new(g, backend, w, n, es[p], d);
     free(w);
+    if (st != GX_OK || !dev) return st;
+    /* after each run the next values replace the params and the optimizer's states */
+    gx_val *dst = malloc(sizeof(gx_val) * (size_t)(3 * g->n_params + 1));
+    if (dst == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    for (int32_t i = 0; i < g->n_params; i++) {
+        dst[3 * i] = g->params[i].val;
+        dst[3 * i + 1] = t->dev_s[2 * i];
+        dst[3 * i + 2] = t->dev_s[2 * i + 1];
+    }
+    st = gx_exec_set_updates(*es[p], dst, t->dev_next, 3 * g->n_params, d);
+    free(dst);
     return st;
+}
+
+/* Append the optimizer to the training graph: sumsq of every gradient, their total (the
+ * global norm's square), and an optim_step per param reading the hyperparameter vector. */
+static gx_status add_device_optimizer(gx_trainer *t, gx_diag *d) {
+    gx_graph *g = t->g;
+    const gx_op *sumsq = gx_registry_find_op(t->reg, "sumsq"),
+                *step = gx_registry_find_op(t->reg, "optim_step"),
+                *add = gx_registry_find_op(t->reg, "add");
+    if (sumsq == NULL || step == NULL || add == NULL)
+        return gx_diag_set(d, GX_ERR_NOT_FOUND, "the core ops plugin lacks sumsq or optim_step, "
+                           "which training on a device backend needs");
+    int32_t np = g->n_params;
+    t->dev_s = malloc(sizeof(gx_val) * (size_t)(2 * np + 1));
+    t->dev_next = malloc(sizeof(gx_val) * (size_t)(3 * np + 1));
+    if (t->dev_s == NULL || t->dev_next == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    GX_TRY(find_grads(g, t->grad_val, d));
+    gx_srcpos pos = {0};
+    gx_dtype dt = np > 0 ? g->values[g->params[0].val].info.dtype : GX_DTYPE_F32;
+    gx_tensor_info hi = {.dtype = dt, .shape = {.ndim = 1, .dims = {GX_OPTIM_HYPER_N}}};
+    GX_TRY(gx_graph_add_input(g, "gx.optim.hyper", hi, pos, &t->dev_hyper, d));
+    gx_attr_value none[4];
+    int32_t n_out;
+    gx_val total = GX_VAL_NONE;
+    for (int32_t i = 0; i < np; i++) {
+        gx_val sq, sum;
+        GX_TRY(gx_attrs_resolve(g, sumsq, NULL, 0, none, pos, d));
+        GX_TRY(gx_graph_add_node(g, sumsq, &t->grad_val[i], 1, none, pos, 1, &sq, 1, &n_out, d));
+        if (total == GX_VAL_NONE) {
+            total = sq;
+            continue;
+        }
+        gx_val in[2] = {total, sq};
+        GX_TRY(gx_attrs_resolve(g, add, NULL, 0, none, pos, d));
+        GX_TRY(gx_graph_add_node(g, add, in, 2, none, pos, 1, &sum, 1, &n_out, d));
+        total = sum;
+    }
+    t->dev_gsq = total;
+    gx_attr_kv kv[2] = {{"kind", {.type = GX_ATTR_INT}}, {"nesterov", {.type = GX_ATTR_INT}}};
+    switch (t->c.optim.kind) {
+    case GX_OPT_SGD:     kv[0].value.i = GX_OPTIM_SGD; break;
+    case GX_OPT_ADAM:    kv[0].value.i = GX_OPTIM_ADAM; break;
+    case GX_OPT_ADAMW:   kv[0].value.i = GX_OPTIM_ADAMW; break;
+    case GX_OPT_RMSPROP: kv[0].value.i = GX_OPTIM_RMSPROP; break;
+    }
+    kv[1].value.i = t->c.optim.nesterov;
+    size_t zbytes = 8;
+    for (int32_t i = 0; i < np; i++) {
+        const gx_named *pp = &g->params[i];
+        const gx_tensor_info *info = &g->values[pp->val].info;
+        if (info_bytes(info) > zbytes) zbytes = info_bytes(info);
+        char name[300];
+        for (int k = 0; k < 2; k++) {
+            snprintf(name, sizeof name, "gx.optim.s%d.%s", k + 1, pp->name);
+            GX_TRY(gx_graph_add_input(g, name, *info, pp->pos, &t->dev_s[2 * i + k], d));
+        }
+        gx_val in[6] = {pp->val, t->grad_val[i], t->dev_s[2 * i], t->dev_s[2 * i + 1], t->dev_hyper, total};
+        gx_attr_value attrs[4];
+        GX_TRY(gx_attrs_resolve(g, step, kv, 2, attrs, pp->pos, d));
+        GX_TRY(gx_graph_add_node(g, step, in, 6, attrs, pp->pos, 1, &t->dev_next[3 * i], 3, &n_out, d));
+    }
+    t->zeros = calloc(1, zbytes);
+    if (t->zeros == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    t->dev_opt = 1;
+    t->dev_stale = 1;
+    return GX_OK;
 }
 
 static gx_status plan(gx_trainer *t, gx_diag *d) {
     t->grad_val = malloc(sizeof(gx_val) * ((size_t)t->g->n_params + 1));
     if (t->grad_val == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     GX_TRY(plan_one(t, P_TRAIN, t->c.backend, d));
+    if (!gx_exec_host_memory(t->e)) {
+        /* a device backend: the update joins the step, and the plan is made again with it */
+        const char *backend = gx_exec_backend_name(t->e);
+        gx_exec_free(t->e);
+        t->e = NULL;
+        GX_TRY(add_device_optimizer(t, d));
+        GX_TRY(plan_one(t, P_TRAIN, backend, d));
+    }
     GX_TRY(plan_one(t, P_EVAL, gx_exec_backend_name(t->e), d));
     if (t->gd == NULL) return GX_OK;
     if (t->gd->n_params != t->g->n_params)
@@ -458,6 +564,7 @@ gx_status gx_trainer_new(gx_registry *reg, const char *path, gx_ast_module *m,
         gx_graph_hash(t->text, graph_len, t->hash);
     }
     if (c->threads > 0) gx_registry_set_threads(reg, c->threads);
+    if (c->device >= 0) gx_registry_set_device(reg, c->device);
     if (t->c.batch <= 0) t->c.batch = module_dim_value(m, "B", 32);
     if (t->c.bptt <= 0) t->c.bptt = module_dim_value(m, "T", 64);
     if (st == GX_OK && c->resume) st = gx_checkpoint_read(c->resume, &t->resume, d);
@@ -490,7 +597,38 @@ gx_status gx_trainer_new(gx_registry *reg, const char *path, gx_ast_module *m,
 
 /* ---- running ---- */
 
+/* The device optimizer's params and states back into the host optimizer's arrays, when the
+ * device has newer ones (before validation, a checkpoint, a host update). */
+static gx_status params_to_host(gx_trainer *t, gx_diag *d) {
+    if (!t->dev_opt || !t->host_stale) return GX_OK;
+    for (int32_t i = 0; i < t->g->n_params; i++) {
+        gx_optim_param *p = gx_optim_param_at(t->opt, i);
+        uint64_t bytes = (uint64_t)p->n * gx_dtype_size((gx_dtype)p->dtype);
+        GX_TRY(gx_exec_read(t->e, t->g->params[i].val, p->data, bytes, d));
+        if (p->s1) GX_TRY(gx_exec_read(t->e, t->dev_s[2 * i], p->s1, bytes, d));
+        if (p->s2) GX_TRY(gx_exec_read(t->e, t->dev_s[2 * i + 1], p->s2, bytes, d));
+    }
+    t->host_stale = 0;
+    return GX_OK;
+}
+
+/* ... and the host's into the device (after init, resume or a host update) */
+static gx_status params_to_device(gx_trainer *t, gx_diag *d) {
+    if (!t->dev_stale) return GX_OK;
+    for (int32_t i = 0; i < t->g->n_params; i++) {
+        gx_optim_param *p = gx_optim_param_at(t->opt, i);
+        uint64_t bytes = (uint64_t)p->n * gx_dtype_size((gx_dtype)p->dtype);
+        GX_TRY(gx_exec_write(t->e, t->g->params[i].val, p->data, bytes, d));
+        GX_TRY(gx_exec_write(t->e, t->dev_s[2 * i], p->s1 ? p->s1 : t->zeros, bytes, d));
+        GX_TRY(gx_exec_write(t->e, t->dev_s[2 * i + 1], p->s2 ? p->s2 : t->zeros, bytes, d));
+    }
+    t->dev_stale = 0;
+    return GX_OK;
+}
+
 static gx_status write_params(gx_trainer *t, gx_exec *e, gx_graph *g, gx_diag *d) {
+    if (t->dev_opt && e == t->e) return params_to_device(t, d);
+    GX_TRY(params_to_host(t, d));
     for (int32_t i = 0; i < g->n_params; i++) {
         gx_optim_param *p = gx_optim_param_at(t->opt, i);
         gx_status st = gx_exec_write(e, g->params[i].val, p->data,
@@ -600,6 +738,7 @@ static gx_status validate(gx_trainer *t, gx_train_event *ev, gx_diag *d) {
 }
 
 static gx_status save_checkpoint(gx_trainer *t, gx_diag *d) {
+    GX_TRY(params_to_host(t, d));
     gx_st_writer *w = gx_st_writer_new();
     if (w == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     gx_status st = GX_OK;
@@ -717,6 +856,74 @@ static gx_status nan_found(gx_trainer *t, gx_exec *e, int64_t k, const char *wha
     return GX_OK;
 }
 
+/* A training step with the device optimizer: the hyperparameters, the batch and the states go
+ * up, the step (forward, backward, clipping, update) runs as one batch, and the loss, the
+ * gradients' square norm, the states and metrics come back; params and gradients stay. */
+static gx_status device_step(gx_trainer *t, int64_t k, gx_train_event *ev, gx_diag *d) {
+    gx_graph *g = t->g;
+    gx_exec *e = t->e;
+    int stateful = t->data->vt->stateful(t->data);
+    if (!stateful || k % t->n_batches == 0) reset_states(t, -1);
+    const gx_optim_config *oc = &t->c.optim;
+    double lr = gx_schedule_lr(&t->c.sched, oc->lr, k);
+    int64_t n = gx_optim_steps(t->opt) + 1;   /* the update this step makes */
+    double h[GX_OPTIM_HYPER_N] = {0};
+    h[GX_OPTIM_HYPER_LR] = lr;
+    h[GX_OPTIM_HYPER_MOMENTUM] = oc->momentum;
+    h[GX_OPTIM_HYPER_DAMPENING] = oc->dampening;
+    h[GX_OPTIM_HYPER_BETA1] = oc->beta1;
+    h[GX_OPTIM_HYPER_BETA2] = oc->beta2;
+    h[GX_OPTIM_HYPER_ALPHA] = oc->alpha;
+    h[GX_OPTIM_HYPER_EPS] = oc->eps;
+    h[GX_OPTIM_HYPER_WEIGHT_DECAY] = oc->weight_decay;
+    h[GX_OPTIM_HYPER_BC1] = 1.0 - pow(oc->beta1, (double)n);
+    h[GX_OPTIM_HYPER_BC2] = 1.0 - pow(oc->beta2, (double)n);
+    h[GX_OPTIM_HYPER_CLIP] = t->c.clip;
+    h[GX_OPTIM_HYPER_CLIP_VALUE] = t->c.clip_value;
+    h[GX_OPTIM_HYPER_FIRST] = n == 1;
+    float hf[GX_OPTIM_HYPER_N];
+    for (int i = 0; i < GX_OPTIM_HYPER_N; i++) hf[i] = (float)h[i];
+    gx_status st = params_to_device(t, d);
+    if (st == GX_OK)
+        st = g->values[t->dev_hyper].info.dtype == GX_DTYPE_F64
+                 ? gx_exec_write(e, t->dev_hyper, h, sizeof h, d)
+                 : gx_exec_write(e, t->dev_hyper, hf, sizeof hf, d);
+    if (st == GX_OK) st = feed(t, e, P_TRAIN, GX_SPLIT_TRAIN, (uint64_t)k, k, d);
+    if (st == GX_OK) st = gx_exec_run(e, d);
+    double loss = read_scalar(e, g, g->loss, d, &st);
+    double gsq = read_scalar(e, g, t->dev_gsq, d, &st);
+    if (st == GX_OK) st = read_states(t, e, P_TRAIN, d);
+    for (int32_t m = 0; m < t->n_metrics; m++)
+        ev->metrics[m] = t->metric_val[P_TRAIN][m] != GX_VAL_NONE
+                             ? read_scalar(e, g, t->metric_val[P_TRAIN][m], d, &st) : NAN;
+    if (st != GX_OK) return st;
+    double norm = sqrt(gsq);
+    t->host_stale = 1;
+    /* a non-finite gsq left the params as they were (optim_step skips); a non-finite loss with
+     * finite gradients updated them, as the host optimizer would not have: say so either way */
+    if (!isfinite(loss) || !isfinite(norm)) {
+        st = nan_found(t, e, k, isfinite(loss) ? "gradient" : "loss", d);
+        if (st != GX_OK) return st;
+        reset_states(t, -1);
+        t->step = k + 1;
+        *ev = (gx_train_event){.kind = GX_TRAIN_STEP, .loss = loss, .grad_norm = norm,
+                               .n_metrics = t->n_metrics, .lr = NAN};
+        for (int32_t m = 0; m < t->n_metrics; m++) ev->metric_names[m] = t->metric_name[m];
+        return GX_OK;
+    }
+    t->nan_in_a_row = 0;
+    gx_optim_set_steps(t->opt, n);
+    t->step = k + 1;
+    ev->kind = GX_TRAIN_STEP;
+    ev->loss = loss;
+    ev->lr = lr;
+    ev->grad_norm = norm;
+    ev->clipped = t->c.clip > 0 && norm > t->c.clip;
+    ev->n_metrics = t->n_metrics;
+    for (int32_t m = 0; m < t->n_metrics; m++) ev->metric_names[m] = t->metric_name[m];
+    return GX_OK;
+}
+
 /* One training step: batch t->step, forward and backward, clip, update. Every diag_every-th
  * step runs the diagnostics plan instead and records what the monitor measures. With
  * only_diagnose, batch `k` through the diagnostics plan, and no update (gexec diag). */
@@ -724,6 +931,7 @@ static gx_status step_on(gx_trainer *t, int64_t k, int only_diagnose, gx_train_e
                          gx_diag *d) {
     int stateful = t->data->vt->stateful(t->data);
     int diag = t->mon && (only_diagnose || (t->c.diag_every > 0 && k % t->c.diag_every == 0));
+    if (t->dev_opt && !diag) return device_step(t, k, ev, d);
     int p = diag ? P_DIAG : P_TRAIN;
     gx_graph *g = plan_graph(t, p);
     gx_exec *e = diag ? t->ed : t->e;
@@ -772,6 +980,7 @@ static gx_status step_on(gx_trainer *t, int64_t k, int only_diagnose, gx_train_e
     if (!only_diagnose) {
         gx_optim_step(t->opt, lr);
         t->step = k + 1;
+        t->dev_stale = t->dev_opt;   /* the device's params are behind now */
     }
     if (diag) st = gx_monitor_finish(t->mon, t->opt, lr, norm, after, clipped, d);
     ev->kind = GX_TRAIN_STEP;

@@ -30,6 +30,7 @@ typedef struct gx_train_config {
     gx_schedule     sched;
     uint64_t        seed;
     int             threads;          /* 0: the backend's default                           */
+    int             device;           /* GPU backends' device index; -1: the backend chooses */
     const char     *backend;          /* NULL: the best usable                              */
     int             unroll;           /* -1: as the graph says                               */
     int64_t         val_every;        /* steps; 0: only at the end                           */

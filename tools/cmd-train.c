@@ -89,6 +89,12 @@ static int apply_flags(const cli_opts *o, gx_train_config *c) {
         else if (strcmp(n, "--threads") == 0) {
             if (!parse_count(n, a, 1, &i)) return 0;
             c->threads = (int)i;
+        } else if (strcmp(n, "--device") == 0) {
+            if (!parse_count(n, a, 0, &i) || i > 1000) {
+                if (i > 1000) cli_failf("gexec train: --device wants an index from `gexec plugins`, got '%s'", a);
+                return 0;
+            }
+            c->device = (int)i;
         } else if (strcmp(n, "--val-every") == 0) { if (!parse_count(n, a, 0, &c->val_every)) return 0; }
         else if (strcmp(n, "--val-batches") == 0) { if (!parse_count(n, a, 0, &c->val_batches)) return 0; }
         else if (strcmp(n, "--val-frac") == 0) { if (!parse_num(n, a, 0, 0.9, &c->val_frac)) return 0; }

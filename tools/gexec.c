@@ -66,6 +66,7 @@ static const cli_option train_opts[] = {
     {"--seed", "S", "random seed: initialisation, dropout, data order (default 0)"},
     {"--threads", "N", "worker threads of the CPU backend (default: all cores)"},
     {"--backend", "NAME", "backend to run on (default: the best usable one)"},
+    {"--device", "N", "the GPU backend's device (an index `gexec plugins` lists; default: the best)"},
     {"--unroll", NULL, "expand loops into a flat graph instead of looping over the body"},
     {"--val-every", "N", "evaluate the held-out data every N steps (default: at the end)"},
     {"--val-batches", "N", "at most N validation batches per evaluation (default: all)"},

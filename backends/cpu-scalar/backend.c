@@ -111,5 +111,6 @@ GX_PLUGIN_ENTRY(cpu_scalar, "0.1.0") {
     if (st == GX_OK) st = cs_register_masks(api, host);
     if (st == GX_OK) st = cs_register_rnn(api, host);
     if (st == GX_OK) st = cs_register_step(api, host);
+    if (st == GX_OK) st = cs_register_optim(api, host);
     return st;
 }

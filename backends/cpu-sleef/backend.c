@@ -195,5 +195,6 @@ GX_PLUGIN_ENTRY(cpu_sleef, "0.1.0") {
     if (st == GX_OK) st = csl_register_rnn(api, host);
     if (st == GX_OK) st = csl_register_masks(api, host);
     if (st == GX_OK) st = csl_register_step(api, host);
+    if (st == GX_OK) st = csl_register_optim(api, host);
     return st;
 }

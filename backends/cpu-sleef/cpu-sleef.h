@@ -288,5 +288,6 @@ gx_status csl_register_nn(const gx_host_api *api, gx_host *host);
 gx_status csl_register_rnn(const gx_host_api *api, gx_host *host);
 gx_status csl_register_masks(const gx_host_api *api, gx_host *host);
 gx_status csl_register_step(const gx_host_api *api, gx_host *host);
+gx_status csl_register_optim(const gx_host_api *api, gx_host *host);
 
 #endif /* GX_CPU_SLEEF_H */

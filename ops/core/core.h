@@ -25,6 +25,7 @@ gx_status gx_core_register_shape(const gx_host_api *api, gx_host *host);
 gx_status gx_core_register_reduce(const gx_host_api *api, gx_host *host);
 gx_status gx_core_register_nn(const gx_host_api *api, gx_host *host);
 gx_status gx_core_register_masks(const gx_host_api *api, gx_host *host);
+gx_status gx_core_register_optim(const gx_host_api *api, gx_host *host);
 
 
 // ---- table-building macros ----------------------------------------------------------------

@@ -15,6 +15,7 @@ static gx_status (*const core_families[])(const gx_host_api *api, gx_host *host)
     gx_core_register_reduce,
     gx_core_register_nn,
     gx_core_register_masks,
+    gx_core_register_optim,
 };
 
 GX_PLUGIN_ENTRY(core_ops, "0.1.0") {

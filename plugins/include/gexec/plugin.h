@@ -420,6 +420,9 @@ struct gx_host_api {
  * threads a CPU backend should use (`gexec ... --threads N`); 0 means the backend's default
  * (all cores). Read it in init. */
 #define GX_EXT_THREADS "gexec.threads"
+/* GX_EXT_DEVICE: a const int32_t *, the device a GPU backend should open (`--device N`, an index
+ * into the list `gexec plugins` prints); -1 lets the backend choose. Read it in init. */
+#define GX_EXT_DEVICE "gexec.device"
 
 /* ---- small helpers over the table (header-only, no link-back) --------------------------- */
 
