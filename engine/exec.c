@@ -505,6 +505,28 @@ gx_status gx_exec_read(gx_exec *e, gx_val v, void *dst, uint64_t bytes, gx_diag 
     return st == GX_OK ? GX_OK : gx_diag_set(d, st, "backend '%s': read failed", e->backend->name);
 }
 
+gx_status gx_exec_read_many(gx_exec *e, int32_t n, const gx_val *v, void *const *dst, gx_diag *d) {
+    const gx_backend_desc *bd = &e->backend->desc;
+    if (!GX_HAS_MEMBER(bd, gx_backend_desc, read_many) || bd->read_many == NULL || n > 64) {
+        for (int32_t i = 0; i < n; i++) {
+            gx_status st = gx_exec_read(e, v[i], dst[i], value_bytes(&e->g->values[v[i]]), d);
+            if (st != GX_OK) return st;
+        }
+        return GX_OK;
+    }
+    void *bufs[64];
+    uint64_t offs[64], bytes[64];
+    for (int32_t i = 0; i < n; i++) {
+        bytes[i] = value_bytes(&e->g->values[v[i]]);
+        gx_status st = check_io(e, v[i], bytes[i], d);
+        if (st != GX_OK) return st;
+        bufs[i] = e->buf;
+        offs[i] = e->offset[v[i]];
+    }
+    gx_status st = bd->read_many(e->ctx, n, bufs, offs, dst, bytes);
+    return st == GX_OK ? GX_OK : gx_diag_set(d, st, "backend '%s': read failed", e->backend->name);
+}
+
 /* ---- loops ---- */
 
 static gx_status copy_bytes(gx_exec *dst, uint64_t dst_off, gx_exec *src, uint64_t src_off,

@@ -24,6 +24,8 @@ void      gx_exec_free(gx_exec *e);
 gx_status gx_exec_write(gx_exec *e, gx_val v, const void *src, uint64_t bytes, gx_diag *d);
 gx_status gx_exec_read(gx_exec *e, gx_val v, void *dst, uint64_t bytes, gx_diag *d);
 gx_status gx_exec_run(gx_exec *e, gx_diag *d);
+/* n values at once into dst[i] (each the value's full size): one round trip on a device */
+gx_status gx_exec_read_many(gx_exec *e, int32_t n, const gx_val *v, void *const *dst, gx_diag *d);
 
 /*
  * Checking mode, to find where a NaN or Inf first appears. With it on, gx_exec_run first checks

@@ -866,7 +866,7 @@ static gx_status device_step(gx_trainer *t, int64_t k, gx_train_event *ev, gx_di
     if (!stateful || k % t->n_batches == 0) reset_states(t, -1);
     const gx_optim_config *oc = &t->c.optim;
     double lr = gx_schedule_lr(&t->c.sched, oc->lr, k);
-    int64_t n = gx_optim_steps(t->opt) + 1;   /* the update this step makes */
+    int64_t upd = gx_optim_steps(t->opt) + 1;   /* the update this step makes */
     double h[GX_OPTIM_HYPER_N] = {0};
     h[GX_OPTIM_HYPER_LR] = lr;
     h[GX_OPTIM_HYPER_MOMENTUM] = oc->momentum;
@@ -876,11 +876,11 @@ static gx_status device_step(gx_trainer *t, int64_t k, gx_train_event *ev, gx_di
     h[GX_OPTIM_HYPER_ALPHA] = oc->alpha;
     h[GX_OPTIM_HYPER_EPS] = oc->eps;
     h[GX_OPTIM_HYPER_WEIGHT_DECAY] = oc->weight_decay;
-    h[GX_OPTIM_HYPER_BC1] = 1.0 - pow(oc->beta1, (double)n);
-    h[GX_OPTIM_HYPER_BC2] = 1.0 - pow(oc->beta2, (double)n);
+    h[GX_OPTIM_HYPER_BC1] = 1.0 - pow(oc->beta1, (double)upd);
+    h[GX_OPTIM_HYPER_BC2] = 1.0 - pow(oc->beta2, (double)upd);
     h[GX_OPTIM_HYPER_CLIP] = t->c.clip;
     h[GX_OPTIM_HYPER_CLIP_VALUE] = t->c.clip_value;
-    h[GX_OPTIM_HYPER_FIRST] = n == 1;
+    h[GX_OPTIM_HYPER_FIRST] = upd == 1;
     float hf[GX_OPTIM_HYPER_N];
     for (int i = 0; i < GX_OPTIM_HYPER_N; i++) hf[i] = (float)h[i];
     gx_status st = params_to_device(t, d);
@@ -890,13 +890,35 @@ static gx_status device_step(gx_trainer *t, int64_t k, gx_train_event *ev, gx_di
                  : gx_exec_write(e, t->dev_hyper, hf, sizeof hf, d);
     if (st == GX_OK) st = feed(t, e, P_TRAIN, GX_SPLIT_TRAIN, (uint64_t)k, k, d);
     if (st == GX_OK) st = gx_exec_run(e, d);
-    double loss = read_scalar(e, g, g->loss, d, &st);
-    double gsq = read_scalar(e, g, t->dev_gsq, d, &st);
-    if (st == GX_OK) st = read_states(t, e, P_TRAIN, d);
+    /* what comes back, in one round trip: loss, gsq, the metrics, the states */
+    gx_val vals[64];
+    void *dsts[64];
+    double scal[2 + GX_TRAIN_MAX_METRICS];   /* f64 graphs */
+    float scal32[2 + GX_TRAIN_MAX_METRICS];
+    int f64 = g->values[g->loss].info.dtype == GX_DTYPE_F64;
+    int32_t n = 0, n_scalar;
+    vals[n] = g->loss;
+    vals[n + 1] = t->dev_gsq;
+    n += 2;
     for (int32_t m = 0; m < t->n_metrics; m++)
-        ev->metrics[m] = t->metric_val[P_TRAIN][m] != GX_VAL_NONE
-                             ? read_scalar(e, g, t->metric_val[P_TRAIN][m], d, &st) : NAN;
+        if (t->metric_val[P_TRAIN][m] != GX_VAL_NONE) vals[n++] = t->metric_val[P_TRAIN][m];
+    n_scalar = n;
+    for (int32_t i = 0; i < n_scalar; i++) dsts[i] = f64 ? (void *)&scal[i] : (void *)&scal32[i];
+    for (int32_t i = 0; i < t->n_slots && st == GX_OK; i++)
+        if (t->slots[i].kind == SLOT_STATE && t->slots[i].next[P_TRAIN] != GX_VAL_NONE) {
+            if (n == 64) {   /* a graph with very many states: the rest one by one */
+                st = gx_exec_read(e, t->slots[i].next[P_TRAIN], t->slots[i].host, t->slots[i].bytes, d);
+                continue;
+            }
+            vals[n] = t->slots[i].next[P_TRAIN];
+            dsts[n++] = t->slots[i].host;
+        }
+    if (st == GX_OK) st = gx_exec_read_many(e, n, vals, dsts, d);
     if (st != GX_OK) return st;
+    for (int32_t i = 0; !f64 && i < n_scalar; i++) scal[i] = scal32[i];
+    double loss = scal[0], gsq = scal[1];
+    for (int32_t m = 0, j = 2; m < t->n_metrics; m++)
+        ev->metrics[m] = t->metric_val[P_TRAIN][m] != GX_VAL_NONE ? scal[j++] : NAN;
     double norm = sqrt(gsq);
     t->host_stale = 1;
     /* a non-finite gsq left the params as they were (optim_step skips); a non-finite loss with
@@ -912,7 +934,7 @@ static gx_status device_step(gx_trainer *t, int64_t k, gx_train_event *ev, gx_di
         return GX_OK;
     }
     t->nan_in_a_row = 0;
-    gx_optim_set_steps(t->opt, n);
+    gx_optim_set_steps(t->opt, upd);
     t->step = k + 1;
     ev->kind = GX_TRAIN_STEP;
     ev->loss = loss;

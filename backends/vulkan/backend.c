@@ -92,6 +92,7 @@ static const gx_backend_desc vk_backend = {
     .begin        = vk_begin,
     .submit       = vk_submit,
     .sync         = vk_sync,
+    .read_many    = vk_read_many,
 };
 
 /* kernel files not written yet register nothing; each file defines its function */

@@ -157,6 +157,8 @@ gx_status vk_buffer_alloc(void *ctx, uint64_t bytes, void **buf);
 void      vk_buffer_free(void *ctx, void *buf);
 gx_status vk_write(void *ctx, void *buf, uint64_t offset, const void *src, uint64_t bytes);
 gx_status vk_read(void *ctx, void *buf, uint64_t offset, void *dst, uint64_t bytes);
+gx_status vk_read_many(void *ctx, int32_t n, void *const *bufs, const uint64_t *offsets,
+                       void *const *dsts, const uint64_t *bytes);
 gx_status vk_copy(void *ctx, void *dst, uint64_t dst_offset, void *src, uint64_t src_offset,
                   uint64_t bytes);
 void      vk_stage_reset(vk_ctx *c);   /* the batch completed: staging space is free again */

@@ -341,6 +341,51 @@ gx_status vk_read(void *ctx, void *buf, uint64_t offset, void *dst, uint64_t byt
     return GX_OK;
 }
 
+/* Several reads in one round trip: every copy lands in the download buffer, one submit, one
+ * wait (a training step's loss, gradient norm, states and metrics). */
+gx_status vk_read_many(void *ctx, int32_t n, void *const *bufs, const uint64_t *offsets,
+                       void *const *dsts, const uint64_t *bytes) {
+    vk_ctx *c = ctx;
+    VkDeviceSize total = 0;
+    for (int32_t i = 0; i < n; i++) {
+        const vk_buf *vb = bufs[i];
+        if (offsets[i] + bytes[i] > vb->size) return GX_ERR_INVALID;
+        total += (bytes[i] + 15) & ~(VkDeviceSize)15;
+    }
+    if (total == 0) return GX_OK;
+    if (c->download.size < total) {
+        stage_free(c, &c->download);
+        GX_TRY(stage_new(c, total > STAGE_BYTES / 4 ? total : STAGE_BYTES / 4, c->download_type,
+                         &c->download));
+    }
+    GX_TRY(vk_open(c));
+    VkDeviceSize at = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (bytes[i] == 0) continue;
+        const vk_buf *vb = bufs[i];
+        vk_access acc = {vb->buffer, offsets[i], offsets[i] + bytes[i], 0};
+        vk_order(c, &acc, 1);
+        VkBufferCopy region = {.srcOffset = offsets[i], .dstOffset = at, .size = bytes[i]};
+        c->vk.CmdCopyBuffer(c->cmd, vb->buffer, c->download.buffer, 1, &region);
+        at += (bytes[i] + 15) & ~(VkDeviceSize)15;
+    }
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+    c->vk.CmdPipelineBarrier(c->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0,
+                             1, &mb, 0, NULL, 0, NULL);
+    c->n_commands++;
+    GX_TRY(vk_submit(c));
+    GX_TRY(vk_sync(c));
+    at = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (bytes[i] == 0) continue;
+        memcpy(dsts[i], (char *)c->download.map + at, (size_t)bytes[i]);
+        at += (bytes[i] + 15) & ~(VkDeviceSize)15;
+    }
+    return GX_OK;
+}
+
 gx_status vk_copy(void *ctx, void *dst, uint64_t dst_offset, void *src, uint64_t src_offset,
                   uint64_t bytes) {
     vk_ctx *c = ctx;

@@ -372,6 +372,11 @@ typedef struct gx_backend_desc {
     gx_status (*begin)(void *ctx);
     gx_status (*submit)(void *ctx);
     gx_status (*sync)(void *ctx);
+    /* appended members (read only when GX_HAS_MEMBER says they are there) */
+    /* optional: n reads as one, ordered like read() and waited on once (a step's loss, states
+     * and metrics in one round trip to a device); NULL: the host calls read() n times */
+    gx_status (*read_many)(void *ctx, int32_t n, void *const *bufs, const uint64_t *offsets,
+                           void *const *dsts, const uint64_t *bytes);
 } gx_backend_desc;
 
 /* ---- the host table ------------------------------------------------------------------------ */
