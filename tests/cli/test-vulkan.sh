@@ -18,10 +18,27 @@ cd "$T" || exit 1
 RUN_TIMEOUT=600
 . "$HERE/harness.sh"
 
+# ---- no driver at all: a skipped backend and one clear line, never a crash ----
+run "$GEXEC" plugins
+if ! grep -qE '^  vulkan +0' "$T/out"; then
+    echo "the vulkan plugin is not built (no Vulkan headers or glslangValidator): skipped"
+    exit 77
+fi
+VK_DRIVER_FILES=/nonexistent/icd.json expect_ok "$GEXEC" plugins
+check "without a driver, plugins lists vulkan as unavailable" \
+    grep -qE "^  vulkan +unavailable: backend 'vulkan' is not usable on this machine" "$T/out"
+VK_DRIVER_FILES=/nonexistent/icd.json expect_fail "backend 'vulkan' is not usable on this machine" \
+    "$GEXEC" train "$SRC/graphs/char_lstm.graph" --data "$SRC/graphs/data/tinyshakespeare.txt" \
+    --steps 1 --backend vulkan
+VK_DRIVER_FILES=/nonexistent/icd.json expect_ok "$GEXEC" train "$SRC/graphs/char_lstm.graph" \
+    --data "$SRC/graphs/data/tinyshakespeare.txt" --steps 1 --batch 2 --bptt 4 --quiet
+check "without a driver, training picks a CPU backend" bash -c "! grep -q vulkan '$T/err'"
+
 run "$GEXEC" plugins
 if ! grep -qE '^  vulkan +device [0-9]+:' "$T/out"; then
     echo "no Vulkan device here: $(grep -E '^  vulkan ' "$T/out")"
-    echo "skipped"
+    echo "$PASS passed, $FAIL failed; the rest skipped"
+    [ "$FAIL" -eq 0 ] || exit 1
     exit 77
 fi
 echo "$(grep -E '^  vulkan ' "$T/out")"
