@@ -668,9 +668,11 @@ static gx_status check_node(gx_exec *e, const gx_node *nd, gx_diag *d) {
 }
 
 gx_status gx_exec_run(gx_exec *e, gx_diag *d) { return exec_run(e, 1, d); }
+gx_status gx_exec_record(gx_exec *e, gx_diag *d) { return exec_run(e, 2, d); }
 
 /* A loop body's run (top = 0) records into the batch its caller opened: a whole step, every
- * time step included, is one batch, submitted and waited on once. */
+ * time step included, is one batch, submitted and waited on once. top = 2 (gx_exec_record)
+ * leaves the batch open for the reads that follow. */
 static gx_status exec_run(gx_exec *e, int top, gx_diag *d) {
     const gx_backend_desc *bd = &e->backend->desc;
     gx_status st = top && bd->begin ? bd->begin(e->ctx) : GX_OK;
@@ -716,6 +718,7 @@ static gx_status exec_run(gx_exec *e, int top, gx_diag *d) {
     if (!top) return GX_OK;
     for (int32_t u = 0; u < e->n_upd && st == GX_OK; u++)
         st = copy_value(e, e->upd_dst[u], e, e->upd_src[u]);
+    if (top == 2 && st == GX_OK) return GX_OK;
     if (st == GX_OK) st = bd->submit ? bd->submit(e->ctx) : GX_OK;
     if (st == GX_OK) st = bd->sync(e->ctx);
     return st == GX_OK ? GX_OK : gx_diag_set(d, st, "backend '%s': sync failed", e->backend->name);

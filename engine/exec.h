@@ -24,6 +24,9 @@ void      gx_exec_free(gx_exec *e);
 gx_status gx_exec_write(gx_exec *e, gx_val v, const void *src, uint64_t bytes, gx_diag *d);
 gx_status gx_exec_read(gx_exec *e, gx_val v, void *dst, uint64_t bytes, gx_diag *d);
 gx_status gx_exec_run(gx_exec *e, gx_diag *d);
+/* gx_exec_run without waiting: on a device the work stays in the open batch, which the next
+ * read submits (a step and the read of its results then make one submission). */
+gx_status gx_exec_record(gx_exec *e, gx_diag *d);
 /* n values at once into dst[i] (each the value's full size): one round trip on a device */
 gx_status gx_exec_read_many(gx_exec *e, int32_t n, const gx_val *v, void *const *dst, gx_diag *d);
 

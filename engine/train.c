@@ -889,7 +889,7 @@ static gx_status device_step(gx_trainer *t, int64_t k, gx_train_event *ev, gx_di
                  ? gx_exec_write(e, t->dev_hyper, h, sizeof h, d)
                  : gx_exec_write(e, t->dev_hyper, hf, sizeof hf, d);
     if (st == GX_OK) st = feed(t, e, P_TRAIN, GX_SPLIT_TRAIN, (uint64_t)k, k, d);
-    if (st == GX_OK) st = gx_exec_run(e, d);
+    if (st == GX_OK) st = gx_exec_record(e, d);
     /* what comes back, in one round trip: loss, gsq, the metrics, the states */
     gx_val vals[64];
     void *dsts[64];

@@ -20,6 +20,12 @@ static int32_t vk_score(const gx_host_api *api, gx_host *host) {
 static void vk_deinit(void *ctx) {
     vk_ctx *c = ctx;
     if (c == NULL) return;
+    const char *stats = getenv("GEXEC_VULKAN_STATS");
+    if (stats != NULL && *stats && strcmp(stats, "0") != 0)
+        fprintf(stderr, "gexec: vulkan: %llu submissions, %llu dispatches, %llu barriers, %d pipelines, "
+                "%d descriptor sets\n", (unsigned long long)c->n_submits,
+                (unsigned long long)c->n_dispatches, (unsigned long long)c->n_barriers,
+                (int)c->n_pipes, (int)c->n_dsets);
     if (c->device) {
         if (c->recording) vk_submit(c);
         if (c->in_flight) vk_sync(c);

@@ -313,34 +313,6 @@ gx_status vk_write(void *ctx, void *buf, uint64_t offset, const void *src, uint6
     return GX_OK;
 }
 
-gx_status vk_read(void *ctx, void *buf, uint64_t offset, void *dst, uint64_t bytes) {
-    vk_ctx *c = ctx;
-    vk_buf *vb = buf;
-    if (bytes == 0) return GX_OK;
-    if (offset + bytes > vb->size) return GX_ERR_INVALID;
-    if (c->download.size < bytes) {
-        /* nothing recorded refers to the download buffer: every read waits for its copy */
-        stage_free(c, &c->download);
-        GX_TRY(stage_new(c, bytes > STAGE_BYTES / 4 ? bytes : STAGE_BYTES / 4, c->download_type,
-                         &c->download));
-    }
-    GX_TRY(vk_open(c));
-    vk_access acc = {vb->buffer, offset, offset + bytes, 0};
-    vk_order(c, &acc, 1);
-    VkBufferCopy region = {.srcOffset = offset, .dstOffset = 0, .size = bytes};
-    c->vk.CmdCopyBuffer(c->cmd, vb->buffer, c->download.buffer, 1, &region);
-    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                          .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
-                          .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
-    c->vk.CmdPipelineBarrier(c->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0,
-                             1, &mb, 0, NULL, 0, NULL);
-    c->n_commands++;
-    GX_TRY(vk_submit(c));
-    GX_TRY(vk_sync(c));
-    memcpy(dst, c->download.map, (size_t)bytes);
-    return GX_OK;
-}
-
 /* Several reads in one round trip: every copy lands in the download buffer, one submit, one
  * wait (a training step's loss, gradient norm, states and metrics). */
 gx_status vk_read_many(void *ctx, int32_t n, void *const *bufs, const uint64_t *offsets,
@@ -384,6 +356,10 @@ gx_status vk_read_many(void *ctx, int32_t n, void *const *bufs, const uint64_t *
         at += (bytes[i] + 15) & ~(VkDeviceSize)15;
     }
     return GX_OK;
+}
+
+gx_status vk_read(void *ctx, void *buf, uint64_t offset, void *dst, uint64_t bytes) {
+    return vk_read_many(ctx, 1, &buf, &offset, &dst, &bytes);
 }
 
 gx_status vk_copy(void *ctx, void *dst, uint64_t dst_offset, void *src, uint64_t src_offset,

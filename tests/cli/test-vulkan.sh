@@ -3,6 +3,7 @@
 #   - char_lstm trains on Vulkan: every one of the first 50 losses within f32 noise of
 #     cpu-scalar's (rel 2e-4), two of them diagnostics steps (host update) among device steps;
 #     the final params agree too, and no validation message appears;
+#   - a run stopped and resumed ends with the same bytes as one that was not;
 #   - an op with no Vulkan kernel (a third-party plugin's) runs on cpu-scalar through the host,
 #     with one warning naming it, and the right numbers;
 #   - --device with no such device is a clear error.
@@ -86,6 +87,15 @@ for k in a:
     d = max(abs(x - y) for x, y in zip(a[k], b[k]))
     assert d <= 1e-3 * scale, (k, d, scale)
 "
+
+# ---- a run stopped and resumed on the device ends bit-identical (params and optimizer state
+# come back from the device for the checkpoint and go up again on resume) ----
+short=(train "$SRC/graphs/char_lstm.graph" --data "$SRC/graphs/data/tinyshakespeare.txt"
+       --batch 4 --bptt 16 --dim H=32 --val-batches 1 --quiet --backend vulkan)
+expect_ok "$GEXEC" "${short[@]}" --steps 10 --checkpoint full.ckpt
+expect_ok "$GEXEC" "${short[@]}" --steps 5 --checkpoint half.ckpt
+expect_ok "$GEXEC" "${short[@]}" --steps 10 --resume half.ckpt --checkpoint resumed.ckpt
+check "stopped at 5 and resumed: the same checkpoint as 10 straight steps" cmp -s full.ckpt resumed.ckpt
 
 # ---- an op without a Vulkan kernel runs on the host ----
 cat >dbl.graph <<'EOF'
