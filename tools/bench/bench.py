@@ -17,10 +17,17 @@ when it imports; without it, gexec's numbers alone. Run it with the python that 
 (Debian's python3-torch lives in /usr/bin/python3):
 
     /usr/bin/python3 tools/bench/bench.py --models lstm --configs 1 --threads 1,2 --rounds 2
+
+On a GPU machine, `--gpu` compares gexec's Vulkan backend with torch's CUDA LSTM (the preset
+--backend vulkan --torch-device cuda --threads 1 --models lstm --configs char256,char1024;
+explicit flags override it):
+
+    python3 tools/bench/bench.py --gpu
 """
 import argparse
 import importlib.util
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -38,9 +45,15 @@ CONFIGS = [
     ("large", 256, 512, 32, 128),
     ("xl", 512, 1024, 64, 64),
     ("tiny", 2, 2, 1, 3),
+    # graphs/char_lstm.graph's sizes at H = 256 and H = 1024 (the --gpu set; not in the default)
+    ("char256", 64, 256, 32, 64),
+    ("char1024", 64, 1024, 32, 64),
 ]
+DEFAULT_CONFIGS = ("small", "medium", "large", "xl", "tiny")   # no --configs: the issue's table
+GPU_CONFIGS = "char256,char1024"
 # default timed steps per config: fewer for the big ones, whose steps take seconds on 2 cores
-DEFAULT_STEPS = {"small": 20, "medium": 20, "large": 10, "xl": 5, "tiny": 20}
+DEFAULT_STEPS = {"small": 20, "medium": 20, "large": 10, "xl": 5, "tiny": 20, "char256": 20,
+                 "char1024": 10}
 MODELS = ("rnn", "lstm", "gru")
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 V = 65
@@ -86,10 +99,12 @@ def graph_text(model, E, H, B, T):
 # ---- gexec -------------------------------------------------------------------------------------
 
 
-def run_gexec(gexec, graph, data, cfg, threads, steps, warmup):
+def run_gexec(gexec, graph, data, cfg, threads, steps, warmup, backend=None):
     name, E, H, B, T = cfg
     cmd = [gexec, "bench", graph, "--json", "--threads", str(threads), "--data", data,
            "--batch", str(B), "--bptt", str(T), "--steps", str(steps), "--warmup", str(warmup)]
+    if backend:
+        cmd += ["--backend", backend]   # none: gexec picks (the best usable one)
     env = dict(os.environ)
     # cpu-sleef runs its own pool of --threads workers and pins OpenBLAS to one thread itself;
     # this only keeps OpenBLAS from starting (idle) threads of its own at load
@@ -112,12 +127,36 @@ def load_text(path):
     return [index[c] for c in text], len(vocab)
 
 
-def worker_main(threads, data):
+def cuda_missing(torch):
+    """None when torch can use CUDA, else why not (one line)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # torch warns on a driver without a device: one line only
+        if torch.cuda.is_available():
+            return None
+    why = ("it was built without CUDA" if torch.version.cuda is None
+           else "built for CUDA %s, it finds no usable device or driver" % torch.version.cuda)
+    return ("--torch-device cuda, but torch.cuda.is_available() is false for torch %s in %s (%s);"
+            " run it where torch has a GPU, or give --torch-device cpu or --no-torch"
+            % (torch.__version__, sys.executable, why))
+
+
+def worker_main(threads, data, device):
     """Answer {"cmd": "round", ...} lines on stdin with one JSON line each on stdout."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
 
+    if device == "cuda":
+        why = cuda_missing(torch)
+        if why:
+            sys.stdout.write(json.dumps({"ready": False, "error": why}) + "\n")
+            sys.stdout.flush()
+            return 1
+    dev = torch.device(device)
+    # on cuda: wait for the GPU's queue before starting the clock and before stopping it, so a
+    # step's time is the GPU's, not the time to enqueue its kernels
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     ids, vocab = load_text(data)
@@ -139,7 +178,7 @@ def worker_main(threads, data):
     def setup(kind, E, H, B, T):
         key = (kind, E, H, B, T)
         if key not in models:
-            net = Net(kind, E, H)
+            net = Net(kind, E, H).to(dev)   # before the optimizer: its state follows the params
             opt = torch.optim.Adam(net.parameters(), lr=2e-3)
             # B parallel streams of the text; batch k is chunk k of every stream
             n = (len(ids) - 1) // B
@@ -154,13 +193,16 @@ def worker_main(threads, data):
         if k == 0:
             m["h"] = None   # a new pass over the data starts from zeros, as gexec does
         m["k"] += 1
-        return (m["xs"][:, k * T:(k + 1) * T].contiguous(),
-                m["ys"][:, k * T:(k + 1) * T].contiguous())
+        # each batch goes to the device inside the timed step, as gexec uploads each of its own
+        return (m["xs"][:, k * T:(k + 1) * T].contiguous().to(dev),
+                m["ys"][:, k * T:(k + 1) * T].contiguous().to(dev))
 
     def detach(h):
+        # the hidden state is the model's output, so on the device already; None (a new pass)
+        # makes nn.LSTM/GRU/RNN start from zeros on the input's device
         if h is None:
             return None
-        return tuple(x.detach() for x in h) if isinstance(h, tuple) else h.detach()
+        return tuple(x.detach().to(dev) for x in h) if isinstance(h, tuple) else h.detach().to(dev)
 
     def train_step(m, T):
         x, y = batch(m, T)
@@ -185,15 +227,19 @@ def worker_main(threads, data):
     def timed(fn, m, T, warmup, steps):
         times = []
         for k in range(warmup + steps):
+            sync()
             t0 = time.perf_counter()
             fn(m, T)
+            sync()
             dt = time.perf_counter() - t0
             if k >= warmup:
                 times.append(dt)
         return statistics.median(times), min(times), max(times)
 
-    sys.stdout.write(json.dumps({"ready": True, "torch": torch.__version__,
-                                 "threads": torch.get_num_threads()}) + "\n")
+    sys.stdout.write(json.dumps({
+        "ready": True, "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "device": dev.type,
+        "device_name": torch.cuda.get_device_name(0) if dev.type == "cuda" else None}) + "\n")
     sys.stdout.flush()
     for line in sys.stdin:
         req = json.loads(line)
@@ -202,6 +248,8 @@ def worker_main(threads, data):
         try:
             E, H, B, T = req["E"], req["H"], req["B"], req["T"]
             m = setup(req["model"], E, H, B, T)
+            if dev.type == "cuda":
+                torch.cuda.reset_peak_memory_stats()
             tr = timed(train_step, m, T, req["warmup"], req["steps"])
             inf = timed(infer_step, m, T, req["warmup"], req["steps"])
             import resource
@@ -210,7 +258,9 @@ def worker_main(threads, data):
                    "infer_tokens_per_s": B * T / inf[0], "infer_ms_median": 1e3 * inf[0],
                    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
                    "params": sum(p.numel() for p in m["net"].parameters()),
-                   "threads": torch.get_num_threads()}
+                   "threads": torch.get_num_threads(), "device": dev.type}
+            if dev.type == "cuda":
+                ans["cuda_peak_mb"] = torch.cuda.max_memory_allocated() / 2.0 ** 20
         except Exception as e:  # report, keep serving
             ans = {"error": "%s: %s" % (type(e).__name__, e)}
         sys.stdout.write(json.dumps(ans) + "\n")
@@ -220,15 +270,18 @@ def worker_main(threads, data):
 class Worker:
     """A torch worker process for one (config, threads)."""
 
-    def __init__(self, threads, data):
+    def __init__(self, threads, data, device="cpu"):
         env = dict(os.environ)
         env["OMP_WAIT_POLICY"] = "PASSIVE"
         env["OMP_NUM_THREADS"] = str(threads)
         self.p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker",
-                                   str(threads), "--data", data],
+                                   str(threads), "--data", data, "--torch-device", device],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
                                   universal_newlines=True, bufsize=1)
         self.hello = self._read()
+        if not self.hello.get("ready"):   # e.g. no CUDA: the worker said why and exited
+            self.p.wait()
+            raise RuntimeError(self.hello.get("error", "the torch worker did not start"))
 
     def _read(self):
         line = self.p.stdout.readline()
@@ -259,8 +312,8 @@ class Worker:
 
 
 def pick_configs(spec):
-    if not spec:
-        return list(CONFIGS)   # the issue's table: the four sizes and the tiny one (overhead)
+    if not spec:   # the issue's table: the four sizes and the tiny one (overhead)
+        return [c for c in CONFIGS if c[0] in DEFAULT_CONFIGS]
     out = []
     for s in spec.split(","):
         s = s.strip()
@@ -278,26 +331,59 @@ def fmt(v, digits=0):
     return "{:,.{}f}".format(v, digits)
 
 
+def fmt_rate(v):
+    """tokens/s: whole numbers, but 3 significant digits below 100 (lavapipe, tiny configs)"""
+    if v is None or v <= 0 or v >= 100:
+        return fmt(v)
+    return fmt(v, 2 - int(math.floor(math.log10(v))))
+
+
+def fmt_ratio(v):
+    """gexec / torch: 2 decimals, 2 significant digits below 0.1 (0.0042, not 0.00)"""
+    if v is None:
+        return "-"
+    return "%.2f" % v if v >= 0.1 else "%.2g" % v
+
+
+# --gpu: gexec's Vulkan backend against torch's CUDA LSTM; an explicit flag beats its value
+GPU_PRESET = {"backend": "vulkan", "torch_device": "cuda", "threads": "1", "models": "lstm",
+              "configs": GPU_CONFIGS}
+DEFAULTS = {"backend": None, "torch_device": "cpu", "threads": "1,2", "models": ",".join(MODELS),
+            "configs": ""}
+
+
 def main():
     ap = argparse.ArgumentParser(description="gexec against PyTorch: training tokens/s")
     ap.add_argument("--gexec", default=os.path.join(ROOT, "build", "bin", "gexec"))
     ap.add_argument("--data", default=os.path.join(ROOT, "graphs", "data", "tinyshakespeare.txt"))
-    ap.add_argument("--models", default=",".join(MODELS), help="comma-separated: lstm,gru,rnn")
-    ap.add_argument("--configs", default="", help="indexes or names: " + ", ".join(
+    ap.add_argument("--models", default=None,
+                    help="comma-separated: lstm,gru,rnn (default all three)")
+    ap.add_argument("--configs", default=None, help="indexes or names: " + ", ".join(
         "%d=%s (E%d H%d B%d T%d)" % ((i,) + c) for i, c in enumerate(CONFIGS)) +
-        "; default all")
-    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+        "; default " + ",".join(DEFAULT_CONFIGS))
+    ap.add_argument("--threads", default=None, help="comma-separated thread counts (default 1,2)")
+    ap.add_argument("--backend", default=None, metavar="NAME",
+                    help="gexec's backend, for `gexec bench --backend` (default: gexec picks)")
+    ap.add_argument("--torch-device", default=None, choices=("cpu", "cuda"),
+                    help="where the torch side runs (default cpu)")
+    ap.add_argument("--gpu", action="store_true",
+                    help="--backend vulkan --torch-device cuda --threads 1 --models lstm "
+                    "--configs " + GPU_CONFIGS + " (explicit flags override)")
     ap.add_argument("--rounds", type=int, default=None, help="A/B rounds (default 3)")
     ap.add_argument("--steps", type=int, default=None,
-                    help="timed steps per round (default: 20, 10 for large, 5 for xl)")
+                    help="timed steps per round (default: 20, 10 for large and char1024, 5 "
+                    "for xl)")
     ap.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 3)")
     ap.add_argument("--quick", action="store_true", help="2 steps, 1 warm-up, 1 round (tests)")
     ap.add_argument("--no-torch", action="store_true", help="gexec only")
     ap.add_argument("--json", metavar="OUT", help="also write every measurement here")
     ap.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    for k, v in (GPU_PRESET if a.gpu else DEFAULTS).items():
+        if getattr(a, k) is None:
+            setattr(a, k, v)
     if a.worker is not None:
-        return worker_main(a.worker, a.data)
+        return worker_main(a.worker, a.data, a.torch_device)
 
     models = [m.strip() for m in a.models.split(",") if m.strip()]
     for m in models:
@@ -320,6 +406,9 @@ def main():
                  "--gexec PATH)" % a.gexec)
     have_torch = not a.no_torch and importlib.util.find_spec("torch") is not None
     if not have_torch and not a.no_torch:
+        if a.torch_device == "cuda":   # asked for a GPU comparison: gexec alone is not it
+            sys.exit("bench.py: --torch-device cuda, but torch was not found by %s (give "
+                     "--no-torch for gexec alone)" % sys.executable)
         print("bench.py: torch was not found by %s: gexec's numbers only (Debian's "
               "python3-torch is in /usr/bin/python3)" % sys.executable, file=sys.stderr)
 
@@ -330,7 +419,9 @@ def main():
     report(results, have_torch)
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"torch": have_torch, "results": results}, f, indent=1)
+            json.dump({"torch": have_torch, "backend": a.backend,
+                       "torch_device": a.torch_device if have_torch else None,
+                       "results": results}, f, indent=1)
     return 0
 
 
@@ -347,17 +438,23 @@ def measure(a, models, threads, configs, rounds, warmup, have_torch):
                 with open(graphs[m], "w") as f:
                     f.write(graph_text(m, E, H, B, T))
             for n in threads:
-                worker = Worker(n, a.data) if have_torch else None
+                # on cuda, the first worker fails here, before any gexec run, if torch has no GPU
+                worker = Worker(n, a.data, a.torch_device) if have_torch else None
+                hello = worker.hello if worker else {}
                 try:
                     for m in models:
                         rec = {"model": m, "config": name, "E": E, "H": H, "B": B, "T": T,
                                "threads": n, "steps": steps, "warmup": warmup,
+                               # backend: as asked (None: gexec picked; each run says which)
+                               "backend": a.backend, "torch_device": hello.get("device"),
+                               "torch_device_name": hello.get("device_name"),
+                               "torch_version": hello.get("torch"),
                                "gexec": [], "torch": []}
                         for r in range(rounds):
                             print("  %s %s threads %d round %d/%d" % (m, name, n, r + 1, rounds),
                                   file=sys.stderr, flush=True)
                             rec["gexec"].append(run_gexec(a.gexec, graphs[m], a.data, cfg, n,
-                                                          steps, warmup))
+                                                          steps, warmup, a.backend))
                             if worker:
                                 rec["torch"].append(worker.round(m, cfg, steps, warmup))
                         results.append(rec)
@@ -372,6 +469,27 @@ def med(runs, key):
     return statistics.median(vals) if vals else None
 
 
+def describe_gexec(results):
+    """the backend gexec ran on, as its runs report it, and whether --backend chose it"""
+    ran = sorted({g.get("backend") or "?" for r in results for g in r["gexec"]})
+    asked = any(r["backend"] for r in results)
+    return "gexec on %s (%s)" % ("/".join(ran) or "-", "--backend" if asked else "its pick")
+
+
+def describe_torch(results, have_torch):
+    """torch's version and device (with the GPU's name on cuda)"""
+    if not have_torch:
+        return "torch not run"
+    seen = []
+    for r in results:
+        d = "torch %s on %s" % (r.get("torch_version"), r.get("torch_device"))
+        if r.get("torch_device_name"):
+            d += " (%s)" % r["torch_device_name"]
+        if d not in seen:
+            seen.append(d)
+    return "; ".join(seen) or "-"
+
+
 def report(results, have_torch):
     head = ("model", "E", "H", "B", "T", "thr", "gexec tok/s", "torch tok/s", "ratio",
             "gexec GFLOP/s")
@@ -381,12 +499,15 @@ def report(results, have_torch):
         t = med(r["torch"], "train_tokens_per_s") if have_torch else None
         r["gexec_tok_s"], r["torch_tok_s"] = g, t
         rows.append((r["model"], str(r["E"]), str(r["H"]), str(r["B"]), str(r["T"]),
-                     str(r["threads"]), fmt(g), fmt(t), fmt(g / t, 2) if g and t else "-",
+                     str(r["threads"]), fmt_rate(g), fmt_rate(t),
+                     fmt_ratio(g / t) if g and t else "-",
                      fmt(med(r["gexec"], "train_gflops"), 1)))
     width = [max(len(x[i]) for x in rows + [head]) for i in range(len(head))]
     line = lambda x: "  ".join(c.ljust(w) if i < 1 else c.rjust(w)
                                for i, (c, w) in enumerate(zip(x, width)))
-    print("training tokens/s, median over rounds of the median step (ratio = gexec / torch)")
+    print("training tokens/s, median over rounds of the median step (ratio = gexec / torch: "
+          "above 1, gexec is faster)")
+    print("%s; %s" % (describe_gexec(results), describe_torch(results, have_torch)))
     print(line(head))
     for x in rows:
         print(line(x))
