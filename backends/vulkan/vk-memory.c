@@ -113,6 +113,17 @@ void vk_memory_deinit(vk_ctx *c) {
 
 /* ---- blocks: first fit over sorted, coalesced free ranges ---- */
 
+/* room for one more free range */
+static int range_room(vk_block *b) {
+    if (b->n_free < b->cap_free) return 1;
+    int32_t nc = b->cap_free * 2 + 8;
+    vk_range *p = realloc(b->free, sizeof *p * (size_t)nc);
+    if (p == NULL) return 0;
+    b->free = p;
+    b->cap_free = nc;
+    return 1;
+}
+
 static int range_take(vk_block *b, VkDeviceSize size, VkDeviceSize align, VkDeviceSize *off) {
     for (int32_t i = 0; i < b->n_free; i++) {
         vk_range *r = &b->free[i];
@@ -121,14 +132,8 @@ static int range_take(vk_block *b, VkDeviceSize size, VkDeviceSize align, VkDevi
         VkDeviceSize end = r->off + r->size;
         /* the free range splits into [r->off, start) and [start + size, end) */
         if (start > r->off && start + size < end) {
-            if (b->n_free == b->cap_free) {
-                int32_t nc = b->cap_free * 2 + 8;
-                vk_range *p = realloc(b->free, sizeof *p * (size_t)nc);
-                if (p == NULL) return 0;
-                b->free = p;
-                b->cap_free = nc;
-                r = &b->free[i];
-            }
+            if (!range_room(b)) return 0;
+            r = &b->free[i];
             memmove(&b->free[i + 2], &b->free[i + 1], sizeof *r * (size_t)(b->n_free - i - 1));
             b->free[i + 1] = (vk_range){start + size, end - start - size};
             r->size = start - r->off;
@@ -151,13 +156,7 @@ static int range_take(vk_block *b, VkDeviceSize size, VkDeviceSize align, VkDevi
 static int range_give(vk_block *b, VkDeviceSize off, VkDeviceSize size) {
     int32_t i = 0;
     while (i < b->n_free && b->free[i].off < off) i++;
-    if (b->n_free == b->cap_free) {
-        int32_t nc = b->cap_free * 2 + 8;
-        vk_range *p = realloc(b->free, sizeof *p * (size_t)nc);
-        if (p == NULL) return 0;
-        b->free = p;
-        b->cap_free = nc;
-    }
+    if (!range_room(b)) return 0;
     memmove(&b->free[i + 1], &b->free[i], sizeof(vk_range) * (size_t)(b->n_free - i));
     b->free[i] = (vk_range){off, size};
     b->n_free++;
