@@ -507,24 +507,24 @@ gx_status gx_exec_read(gx_exec *e, gx_val v, void *dst, uint64_t bytes, gx_diag 
 
 gx_status gx_exec_read_many(gx_exec *e, int32_t n, const gx_val *v, void *const *dst, gx_diag *d) {
     const gx_backend_desc *bd = &e->backend->desc;
-    if (!GX_HAS_MEMBER(bd, gx_backend_desc, read_many) || bd->read_many == NULL || n > 64) {
-        for (int32_t i = 0; i < n; i++) {
-            gx_status st = gx_exec_read(e, v[i], dst[i], value_bytes(&e->g->values[v[i]]), d);
+    int many = GX_HAS_MEMBER(bd, gx_backend_desc, read_many) && bd->read_many != NULL;
+    /* in chunks of 64, on the stack: a step's reads allocate nothing */
+    for (int32_t at = 0; at < n; at += 64) {
+        int32_t m = n - at < 64 ? n - at : 64;
+        void *bufs[64];
+        uint64_t offs[64], bytes[64];
+        for (int32_t i = 0; i < m; i++) {
+            bytes[i] = value_bytes(&e->g->values[v[at + i]]);
+            gx_status st = many ? check_io(e, v[at + i], bytes[i], d)
+                                : gx_exec_read(e, v[at + i], dst[at + i], bytes[i], d);
             if (st != GX_OK) return st;
+            bufs[i] = e->buf;
+            offs[i] = e->offset[v[at + i]];
         }
-        return GX_OK;
+        gx_status st = many ? bd->read_many(e->ctx, m, bufs, offs, dst + at, bytes) : GX_OK;
+        if (st != GX_OK) return gx_diag_set(d, st, "backend '%s': read failed", e->backend->name);
     }
-    void *bufs[64];
-    uint64_t offs[64], bytes[64];
-    for (int32_t i = 0; i < n; i++) {
-        bytes[i] = value_bytes(&e->g->values[v[i]]);
-        gx_status st = check_io(e, v[i], bytes[i], d);
-        if (st != GX_OK) return st;
-        bufs[i] = e->buf;
-        offs[i] = e->offset[v[i]];
-    }
-    gx_status st = bd->read_many(e->ctx, n, bufs, offs, dst, bytes);
-    return st == GX_OK ? GX_OK : gx_diag_set(d, st, "backend '%s': read failed", e->backend->name);
+    return GX_OK;
 }
 
 /* ---- loops ---- */

@@ -601,15 +601,30 @@ gx_status gx_trainer_new(gx_registry *reg, const char *path, gx_ast_module *m,
  * device has newer ones (before validation, a checkpoint, a host update). */
 static gx_status params_to_host(gx_trainer *t, gx_diag *d) {
     if (!t->dev_opt || !t->host_stale) return GX_OK;
-    for (int32_t i = 0; i < t->g->n_params; i++) {
-        gx_optim_param *p = gx_optim_param_at(t->opt, i);
-        uint64_t bytes = (uint64_t)p->n * gx_dtype_size((gx_dtype)p->dtype);
-        GX_TRY(gx_exec_read(t->e, t->g->params[i].val, p->data, bytes, d));
-        if (p->s1) GX_TRY(gx_exec_read(t->e, t->dev_s[2 * i], p->s1, bytes, d));
-        if (p->s2) GX_TRY(gx_exec_read(t->e, t->dev_s[2 * i + 1], p->s2, bytes, d));
+    int32_t np = t->g->n_params, n = 0;
+    gx_val *v = malloc(sizeof(gx_val) * (size_t)(3 * np + 1));
+    void **dst = malloc(sizeof(void *) * (size_t)(3 * np + 1));
+    if (v == NULL || dst == NULL) {
+        free(v);
+        free(dst);
+        return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     }
-    t->host_stale = 0;
-    return GX_OK;
+    for (int32_t i = 0; i < np; i++) {
+        gx_optim_param *p = gx_optim_param_at(t->opt, i);
+        v[n] = t->g->params[i].val;
+        dst[n++] = p->data;
+        for (int k = 0; k < 2; k++) {   /* the states this optimizer keeps */
+            void *host = k ? p->s2 : p->s1;
+            if (host == NULL) continue;
+            v[n] = t->dev_s[2 * i + k];
+            dst[n++] = host;
+        }
+    }
+    gx_status st = gx_exec_read_many(t->e, n, v, dst, d);   /* one round trip */
+    free(v);
+    free(dst);
+    if (st == GX_OK) t->host_stale = 0;
+    return st;
 }
 
 /* ... and the host's into the device (after init, resume or a host update) */
@@ -856,6 +871,31 @@ static gx_status nan_found(gx_trainer *t, gx_exec *e, int64_t k, const char *wha
     return GX_OK;
 }
 
+/* the event of a step that updated (its metrics are already in ev) */
+static void step_event(gx_trainer *t, gx_train_event *ev, double loss, double lr, double norm,
+                       int clipped) {
+    ev->kind = GX_TRAIN_STEP;
+    ev->loss = loss;
+    ev->lr = lr;
+    ev->grad_norm = norm;
+    ev->clipped = clipped;
+    ev->n_metrics = t->n_metrics;
+    for (int32_t m = 0; m < t->n_metrics; m++) ev->metric_names[m] = t->metric_name[m];
+}
+
+/* Step k's loss or gradient norm is not finite: locate it (nan_found), then either stop or
+ * skip the step with the states restarted (a NaN state would poison the next batches). */
+static gx_status not_finite(gx_trainer *t, gx_exec *e, int64_t k, double loss, double norm,
+                            gx_train_event *ev, gx_diag *d) {
+    GX_TRY(nan_found(t, e, k, isfinite(loss) ? "gradient" : "loss", d));
+    reset_states(t, -1);
+    t->step = k + 1;
+    *ev = (gx_train_event){.kind = GX_TRAIN_STEP, .loss = loss, .grad_norm = norm,
+                           .n_metrics = t->n_metrics, .lr = NAN};
+    for (int32_t m = 0; m < t->n_metrics; m++) ev->metric_names[m] = t->metric_name[m];
+    return GX_OK;
+}
+
 /* A training step with the device optimizer: the hyperparameters, the batch and the states go
  * up, the step (forward, backward, clipping, update) runs as one batch, and the loss, the
  * gradients' square norm, the states and metrics come back; params and gradients stay. */
@@ -922,27 +962,12 @@ static gx_status device_step(gx_trainer *t, int64_t k, gx_train_event *ev, gx_di
     double norm = sqrt(gsq);
     t->host_stale = 1;
     /* a non-finite gsq left the params as they were (optim_step skips); a non-finite loss with
-     * finite gradients updated them, as the host optimizer would not have: say so either way */
-    if (!isfinite(loss) || !isfinite(norm)) {
-        st = nan_found(t, e, k, isfinite(loss) ? "gradient" : "loss", d);
-        if (st != GX_OK) return st;
-        reset_states(t, -1);
-        t->step = k + 1;
-        *ev = (gx_train_event){.kind = GX_TRAIN_STEP, .loss = loss, .grad_norm = norm,
-                               .n_metrics = t->n_metrics, .lr = NAN};
-        for (int32_t m = 0; m < t->n_metrics; m++) ev->metric_names[m] = t->metric_name[m];
-        return GX_OK;
-    }
+     * finite gradients updated them, as the host optimizer would not have (see README) */
+    if (!isfinite(loss) || !isfinite(norm)) return not_finite(t, e, k, loss, norm, ev, d);
     t->nan_in_a_row = 0;
     gx_optim_set_steps(t->opt, upd);
     t->step = k + 1;
-    ev->kind = GX_TRAIN_STEP;
-    ev->loss = loss;
-    ev->lr = lr;
-    ev->grad_norm = norm;
-    ev->clipped = t->c.clip > 0 && norm > t->c.clip;
-    ev->n_metrics = t->n_metrics;
-    for (int32_t m = 0; m < t->n_metrics; m++) ev->metric_names[m] = t->metric_name[m];
+    step_event(t, ev, loss, lr, norm, t->c.clip > 0 && norm > t->c.clip);
     return GX_OK;
 }
 
@@ -974,16 +999,7 @@ static gx_status step_on(gx_trainer *t, int64_t k, int only_diagnose, gx_train_e
                              ? read_scalar(e, g, t->metric_val[p][m], d, &st) : NAN;
     if (st != GX_OK) return st;
     double norm = gx_grad_global_norm(t->opt);
-    if (!isfinite(loss) || !isfinite(norm)) {
-        st = nan_found(t, e, k, isfinite(loss) ? "gradient" : "loss", d);
-        if (st != GX_OK) return st;
-        reset_states(t, -1);   /* a NaN state would poison the next batches */
-        t->step = k + 1;
-        *ev = (gx_train_event){.kind = GX_TRAIN_STEP, .loss = loss, .grad_norm = norm,
-                               .n_metrics = t->n_metrics, .lr = NAN};
-        for (int32_t m = 0; m < t->n_metrics; m++) ev->metric_names[m] = t->metric_name[m];
-        return GX_OK;
-    }
+    if (!isfinite(loss) || !isfinite(norm)) return not_finite(t, e, k, loss, norm, ev, d);
     t->nan_in_a_row = 0;
     if (diag) st = gx_monitor_collect(t->mon, e, t->opt, k + 1, loss, d);
     if (st != GX_OK) return st;
@@ -1005,13 +1021,7 @@ static gx_status step_on(gx_trainer *t, int64_t k, int only_diagnose, gx_train_e
         t->dev_stale = t->dev_opt;   /* the device's params are behind now */
     }
     if (diag) st = gx_monitor_finish(t->mon, t->opt, lr, norm, after, clipped, d);
-    ev->kind = GX_TRAIN_STEP;
-    ev->loss = loss;
-    ev->lr = lr;
-    ev->grad_norm = norm;
-    ev->clipped = clipped;
-    ev->n_metrics = t->n_metrics;
-    for (int32_t m = 0; m < t->n_metrics; m++) ev->metric_names[m] = t->metric_name[m];
+    step_event(t, ev, loss, lr, norm, clipped);
     return st;
 }
 
