@@ -101,23 +101,11 @@ static const gx_backend_desc vk_backend = {
     .read_many    = vk_read_many,
 };
 
-/* kernel files not written yet register nothing; each file defines its function */
-#define VK_REGISTER_WEAK(fn) \
-    gx_status fn(const gx_host_api *api, gx_host *host) __attribute__((weak));
-VK_REGISTER_WEAK(vk_register_elementwise)
-VK_REGISTER_WEAK(vk_register_shape)
-VK_REGISTER_WEAK(vk_register_matmul)
-VK_REGISTER_WEAK(vk_register_reduce)
-VK_REGISTER_WEAK(vk_register_nn)
-VK_REGISTER_WEAK(vk_register_rnn)
-VK_REGISTER_WEAK(vk_register_optim)
-
 GX_PLUGIN_ENTRY(vulkan, "0.1.0") {
     gx_status st = api->register_backend(host, &vk_backend);
     gx_status (*const reg[])(const gx_host_api *, gx_host *) = {
         vk_register_elementwise, vk_register_shape, vk_register_matmul, vk_register_reduce,
         vk_register_nn, vk_register_rnn, vk_register_optim};
-    for (size_t i = 0; i < sizeof reg / sizeof reg[0] && st == GX_OK; i++)
-        if (reg[i]) st = reg[i](api, host);
+    for (size_t i = 0; i < sizeof reg / sizeof reg[0] && st == GX_OK; i++) st = reg[i](api, host);
     return st;
 }
