@@ -188,6 +188,80 @@ gx_status gx_attrs_resolve(gx_graph *g, const gx_op *op, const gx_attr_kv *kv, i
 
 /* ---- nodes ---- */
 
+#define MAX_DECOMPOSE_DEPTH 16
+#define MAX_OP_PROBES       16
+
+static int same_info(const gx_tensor_info *a, const gx_tensor_info *b) {
+    if (a->dtype != b->dtype || a->shape.ndim != b->shape.ndim) return 0;
+    for (int32_t k = 0; k < a->shape.ndim; k++)
+        if (a->shape.dims[k] != b->shape.dims[k]) return 0;
+    return 1;
+}
+
+/* Run the op's decomposition in place of a node: the nodes it emits get the call's position, and
+ * the values it names become probes, as a `probe "..."` in a def would make them. */
+static gx_status expand(gx_graph *g, const gx_op *op, const gx_val *in, int32_t n_in,
+                        const gx_attr_value *attrs, gx_srcpos pos, int32_t backward,
+                        const gx_tensor_info *infos, int32_t n_outs, gx_val *out, int32_t *n_out,
+                        gx_diag *d) {
+    if (g->decompose_depth >= MAX_DECOMPOSE_DEPTH)
+        return gx_diag_at(d, GX_ERR_PLUGIN, pos, "'%s': decompositions nest more than %d deep "
+                          "(does an op decompose into itself?)", op->name, MAX_DECOMPOSE_DEPTH);
+    int32_t n_probes = 0;
+    if (op->desc.probes)
+        while (op->desc.probes[n_probes] && n_probes < MAX_OP_PROBES) n_probes++;
+    gx_val res[GX_MAX_NODE_OUTPUTS], pv[MAX_OP_PROBES];
+    int32_t pk[MAX_OP_PROBES];
+    for (int32_t j = 0; j < n_outs; j++) res[j] = GX_VAL_NONE;
+    for (int32_t i = 0; i < n_probes; i++) {
+        pv[i] = GX_VAL_NONE;
+        pk[i] = GX_PROBE_PLAIN;
+    }
+    gx_host host;
+    gx_host_init(&host, g->reg, d, pos);
+    gx_builder b = {.g = g, .diag = d, .pos = pos, .backward = backward};
+    gx_decompose_args a = {.size = sizeof a, .api = gx_registry_api(), .host = &host,
+                           .n_inputs = n_in, .inputs = in, .attrs = attrs, .n_outputs = n_outs,
+                           .outputs = res, .n_probes = n_probes, .probe_values = pv,
+                           .probe_kinds = pk};
+    g->decompose_depth++;
+    gx_status st = op->desc.decompose(&b, &a);
+    g->decompose_depth--;
+    if (st != GX_OK) {
+        if (d && d->status == GX_OK)
+            gx_diag_at(d, st, pos, "'%s': its decomposition failed (%s)", op->name,
+                       gx_status_name(st));
+        return st;
+    }
+    for (int32_t j = 0; j < n_outs; j++) {
+        if (res[j] < 0 || res[j] >= g->n_values)
+            return gx_diag_at(d, GX_ERR_PLUGIN, pos, "'%s': its decomposition gave no value for "
+                              "output %d", op->name, (int)j);
+        if (!same_info(&g->values[res[j]].info, &infos[j])) {
+            char s1[96], s2[96];
+            return gx_diag_at(d, GX_ERR_PLUGIN, pos, "'%s': its decomposition gives output %d as "
+                              "%s%s, but its shape inference says %s%s", op->name, (int)j,
+                              gx_dtype_name(g->values[res[j]].info.dtype),
+                              gx_shape_str(&g->values[res[j]].info.shape, s1, sizeof s1),
+                              gx_dtype_name(infos[j].dtype), gx_shape_str(&infos[j].shape, s2, sizeof s2));
+        }
+    }
+    for (int32_t i = 0; i < n_probes; i++) {
+        if (pv[i] == GX_VAL_NONE) continue;
+        if (pv[i] < 0 || pv[i] >= g->n_values)
+            return gx_diag_at(d, GX_ERR_PLUGIN, pos, "'%s': its decomposition named a bad value "
+                              "as probe '%s'", op->name, op->desc.probes[i]);
+        gx_value *v = &g->values[pv[i]];
+        v->probe = gx_arena_strdup(&g->arena, op->desc.probes[i]);
+        if (v->probe == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+        v->probe_kind = 1 + (pk[i] >= GX_PROBE_PLAIN && pk[i] <= GX_PROBE_DIST ? pk[i]
+                                                                                : GX_PROBE_PLAIN);
+    }
+    for (int32_t j = 0; j < n_outs; j++) out[j] = res[j];
+    if (n_out) *n_out = n_outs;
+    return GX_OK;
+}
+
 gx_status gx_graph_add_node(gx_graph *g, const gx_op *op, const gx_val *in, int32_t n_in,
                             const gx_attr_value *attrs, gx_srcpos pos, int32_t backward,
                             gx_val *out, int32_t max_out, int32_t *n_out, gx_diag *d) {
@@ -255,6 +329,9 @@ gx_status gx_graph_add_node(gx_graph *g, const gx_op *op, const gx_val *in, int3
         return gx_diag_at(d, GX_ERR_INVALID, pos, "'%s' gives %d results, but %d %s expected",
                           op->name, (int)c.n_outputs, (int)max_out,
                           max_out == 1 ? "is" : "are");
+
+    if (gx_registry_op_expands(g->reg, op))
+        return expand(g, op, in, n_in, attrs, pos, backward, outs, c.n_outputs, out, n_out, d);
 
     gx_node nd = {.op = op, .n_in = n_in, .n_out = c.n_outputs, .pos = pos, .backward = backward};
     nd.in = gx_arena_alloc(&g->arena, sizeof(gx_val) * (size_t)(n_in ? n_in : 1));

@@ -24,6 +24,8 @@ typedef struct gx_value {
     int32_t        out_index;
     const char    *name;       /* the source name if the value was named, else NULL        */
     const char    *probe;      /* diagnostics name given with `probe "..."`, else NULL      */
+    int32_t        probe_kind; /* gx_probe_kind + 1 when a decomposition named the probe;
+                                  0: the kind follows from the op that makes the value      */
     gx_srcpos      pos;
 } gx_value;
 
@@ -129,6 +131,7 @@ typedef struct gx_graph {
     int32_t      n_taps, cap_taps;
     void        *source;       /* the AST module the graph came from (owned), or NULL      */
     void       (*source_free)(void *);
+    int32_t      decompose_depth; /* nesting of decompositions being expanded (a bound)     */
 } gx_graph;
 
 /* The builder handed to VJPs: the graph plus where errors go and which position new nodes get. */

@@ -15,11 +15,13 @@
 
 int32_t gx_probe_kind_of(const gx_graph *g, gx_val v) {
     const gx_value *x = &g->values[v];
+    if (x->probe_kind > 0) return x->probe_kind - 1;
     if (x->kind != GX_VALUE_NODE || x->node < 0) return GX_PROBE_PLAIN;
     const gx_node *nd = &g->nodes[x->node];
     if (nd->loop) return GX_PROBE_PLAIN;
     if (strcmp(nd->op->name, "sigmoid") == 0) return GX_PROBE_SIGMOID;
     if (strcmp(nd->op->name, "tanh") == 0) return GX_PROBE_TANH;
+    if (strcmp(nd->op->name, "softmax") == 0) return GX_PROBE_DIST;
     return GX_PROBE_PLAIN;
 }
 
@@ -84,7 +86,7 @@ static gx_status op_probes(gx_graph *g, int32_t n, const char **names, gx_val *v
             return gx_diag_at(d, GX_ERR_PLUGIN, nd.pos, "the probes of '%s' gave a bad value",
                               nd.op->name);
         names[*n_out] = nd.op->desc.probes[i];
-        kinds[*n_out] = kinds[i] >= GX_PROBE_PLAIN && kinds[i] <= GX_PROBE_TANH ? kinds[i]
+        kinds[*n_out] = kinds[i] >= GX_PROBE_PLAIN && kinds[i] <= GX_PROBE_DIST ? kinds[i]
                                                                                 : GX_PROBE_PLAIN;
         vals[(*n_out)++] = vals[i];
     }

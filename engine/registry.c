@@ -149,6 +149,10 @@ static gx_status register_op(gx_host *h, const gx_op_desc *desc) {
         return host_set_error(h, GX_ERR_INVALID,
                               "op '%s' has a VJP but no gradient-check examples and no grad_exempt "
                               "reason", op.desc.name);
+    if (op.desc.decompose && op.desc.examples == NULL && op.desc.grad_exempt == NULL)
+        return host_set_error(h, GX_ERR_INVALID,
+                              "op '%s' has a decomposition but no gradient-check examples and no "
+                              "grad_exempt reason", op.desc.name);
     const gx_op *dup = gx_registry_find_op(r, op.desc.name);
     if (dup) {
         /* the plugin being loaded has no name on record until its entry returns, and an op
@@ -386,6 +390,13 @@ int gx_registry_n_backends(const gx_registry *r) { return r->n_backends; }
 gx_backend *gx_registry_backend_at(gx_registry *r, int i) { return &r->backends[i]; }
 int gx_registry_n_plugins(const gx_registry *r) { return r->n_plugins; }
 const gx_plugin_rec *gx_registry_plugin_at(const gx_registry *r, int i) { return &r->plugins[i]; }
+
+int gx_registry_op_expands(const gx_registry *r, const gx_op *op) {
+    if (!GX_HAS_MEMBER(&op->desc, gx_op_desc, decompose) || op->desc.decompose == NULL) return 0;
+    for (int i = 0; i < r->n_kernels; i++)
+        if (strcmp(r->kernels[i].desc.op, op->name) == 0) return 0;
+    return 1;
+}
 
 int gx_op_attr_index(const gx_op *op, const char *name) {
     for (int i = 0; i < op->n_attrs; i++)

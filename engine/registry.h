@@ -95,6 +95,9 @@ int                  gx_registry_n_backends(const gx_registry *r);
 gx_backend          *gx_registry_backend_at(gx_registry *r, int i);
 int                  gx_registry_n_plugins(const gx_registry *r);
 const gx_plugin_rec *gx_registry_plugin_at(const gx_registry *r, int i);
+/* An op that brings a decomposition and no kernel on any backend is expanded into its
+ * decomposition wherever it is called (graph.c); an op with kernels runs them. */
+int                  gx_registry_op_expands(const gx_registry *r, const gx_op *op);
 /* index of an attribute in an op's table, -1 if absent */
 int                  gx_op_attr_index(const gx_op *op, const char *name);
 

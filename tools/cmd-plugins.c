@@ -28,14 +28,17 @@ int cmd_plugins(const cli_opts *o) {
         }
         printf("  %-16s %s\n", b->name, desc);
     }
-    printf("\nops (kernels per backend; f=f32 d=f64 i=i32):\n");
+    printf("\nops (kernels per backend; f=f32 d=f64 i=i32; 'expands': a decomposition into "
+           "other ops, run on any backend):\n");
     printf("  %-20s %-7s", "op", "grad");
     for (int i = 0; i < nb; i++) printf(" %-12s", gx_registry_backend_at(reg, i)->name);
     printf("\n");
     for (int k = 0; k < gx_registry_n_ops(reg); k++) {
         const gx_op *op = gx_registry_op_at(reg, k);
-        printf("  %-20s %-7s", op->name, op->desc.vjp ? "vjp" : "-");
-        for (int i = 0; i < nb; i++) {
+        int expands = gx_registry_op_expands(reg, op);
+        printf("  %-20s %-7s", op->name, op->desc.vjp ? "vjp" : expands ? "expands" : "-");
+        for (int i = 0; i < nb && expands; i++) printf(" %-12s", "expands");
+        for (int i = 0; i < nb && !expands; i++) {
             const char *bn = gx_registry_backend_at(reg, i)->name;
             char cell[8] = "";
             int c = 0;

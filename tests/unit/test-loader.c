@@ -20,6 +20,7 @@
 
 #include <dirent.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "autodiff.h"
 #include "exec.h"
 #include "graph.h"
+#include "probes.h"
 #include "registry.h"
 
 static char g_bad_dir[PATH_MAX];
@@ -571,6 +573,94 @@ static void test_op_unknown_without_plugin(void **state) {
     gx_registry_free(r);
 }
 
+// ---- ops that bring only a decomposition ----
+
+static gx_registry *decompose_registry(gx_diag *d) {
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/../decompose/gx-test-decompose.so", g_bad_dir);
+    gx_registry *r = builtin_registry(NULL);
+    if (gx_registry_load_file(r, path, d) != GX_OK) fail_msg("load %s: %s", path, d->msg);
+    return r;
+}
+
+/* test_swish expands into sigmoid and mul where it is called: no test_swish node is left, the
+ * sigmoid is the probe the plugin named, and autodiff differentiates the expansion. */
+static void test_decomposition_expands(void **state) {
+    (void)state;
+    gx_diag d;
+    gx_diag_init(&d);
+    gx_registry *r = decompose_registry(&d);
+    gx_graph *g = gx_graph_new(r);
+    assert_non_null(g);
+    gx_srcpos pos = {"test-loader", 5, 3};
+    gx_tensor_info info = {.dtype = GX_DTYPE_F64, .shape = {.ndim = 2, .dims = {2, 3}}};
+    gx_val x, y, loss;
+    assert_int_equal(gx_graph_add_input(g, "x", info, pos, &x, &d), GX_OK);
+    gx_builder b = {.g = g, .diag = &d, .pos = pos, .backward = 0};
+    if (gx_builder_emit(&b, "test_swish", &x, 1, NULL, 0, &y, 1) != GX_OK)
+        fail_msg("emit test_swish: %s", d.msg);
+    int n_sigmoid = 0;
+    for (int32_t n = 0; n < g->n_nodes; n++) {
+        assert_string_not_equal(g->nodes[n].op->name, "test_swish");
+        assert_int_equal(g->nodes[n].pos.line, 5);   /* expansion nodes keep the call's place */
+        if (strcmp(g->nodes[n].op->name, "sigmoid") == 0) {
+            n_sigmoid++;
+            gx_val s = g->nodes[n].out[0];
+            assert_non_null(g->values[s].probe);
+            assert_string_equal(g->values[s].probe, "swish.gate");
+            assert_int_equal(gx_probe_kind_of(g, s), GX_PROBE_SIGMOID);
+        }
+    }
+    assert_int_equal(n_sigmoid, 1);
+    assert_int_equal(g->values[y].info.shape.dims[1], 3);
+    assert_int_equal(gx_graph_add_output(g, "y", y, pos, &d), GX_OK);
+    assert_int_equal(gx_builder_emit(&b, "sum", &y, 1, NULL, 0, &loss, 1), GX_OK);
+    g->loss = loss;
+    if (gx_autodiff(g, loss, &d) != GX_OK) fail_msg("autodiff: %s", d.msg);
+    gx_val dx = g->outputs[gx_graph_find_output(g, "grad.x")].val;
+    gx_exec *e = NULL;
+    if (gx_exec_new(g, "cpu-scalar", NULL, 0, &e, &d) != GX_OK) fail_msg("exec: %s", d.msg);
+    double xs[6] = {1.5, -2.0, 0.25, 3.0, -0.5, 0.0}, ys[6], gs[6];
+    assert_int_equal(gx_exec_write(e, x, xs, sizeof xs, &d), GX_OK);
+    assert_int_equal(gx_exec_run(e, &d), GX_OK);
+    assert_int_equal(gx_exec_read(e, y, ys, sizeof ys, &d), GX_OK);
+    assert_int_equal(gx_exec_read(e, dx, gs, sizeof gs, &d), GX_OK);
+    for (int i = 0; i < 6; i++) {
+        double sg = 1.0 / (1.0 + exp(-xs[i]));
+        assert_true(fabs(ys[i] - xs[i] * sg) < 1e-12);
+        assert_true(fabs(gs[i] - (sg + xs[i] * sg * (1.0 - sg))) < 1e-12);
+    }
+    gx_exec_free(e);
+    gx_graph_free(g);
+    gx_registry_free(r);
+}
+
+/* A decomposition whose result disagrees with the op's shape inference, and one that calls
+ * itself, are errors at the call's position, not crashes. */
+static void test_decomposition_errors(void **state) {
+    (void)state;
+    gx_diag d;
+    gx_diag_init(&d);
+    gx_registry *r = decompose_registry(&d);
+    gx_graph *g = gx_graph_new(r);
+    gx_srcpos pos = {"test-loader", 9, 4};
+    gx_tensor_info info = {.dtype = GX_DTYPE_F32, .shape = {.ndim = 1, .dims = {4}}};
+    gx_val x, y;
+    assert_int_equal(gx_graph_add_input(g, "x", info, pos, &x, &d), GX_OK);
+    gx_builder b = {.g = g, .diag = &d, .pos = pos, .backward = 0};
+    assert_int_equal(gx_builder_emit(&b, "test_decomp_shape", &x, 1, NULL, 0, &y, 1),
+                     GX_ERR_PLUGIN);
+    assert_contains(d.msg, "test-loader:9:4");
+    assert_contains(d.msg, "decomposition gives output 0");
+    gx_diag_init(&d);
+    assert_int_equal(gx_builder_emit(&b, "test_decomp_self", &x, 1, NULL, 0, &y, 1),
+                     GX_ERR_PLUGIN);
+    assert_contains(d.msg, "nest more than");
+    assert_int_equal(g->decompose_depth, 0);
+    gx_graph_free(g);
+    gx_registry_free(r);
+}
+
 // ---- main ----
 
 static int find_bad_dir(void **state) {
@@ -612,6 +702,8 @@ int main(void) {
         cmocka_unit_test(test_good_plugin_runs_f32),
         cmocka_unit_test(test_good_plugin_runs_f64),
         cmocka_unit_test(test_op_unknown_without_plugin),
+        cmocka_unit_test(test_decomposition_expands),
+        cmocka_unit_test(test_decomposition_errors),
     };
     return cmocka_run_group_tests(tests, find_bad_dir, NULL);
 }

@@ -203,7 +203,10 @@ typedef struct gx_vjp_args {
 typedef enum gx_probe_kind {
     GX_PROBE_PLAIN   = 0,   /* any range (a cell state, a relu): no saturation figure */
     GX_PROBE_SIGMOID = 1,   /* (0, 1)                                                 */
-    GX_PROBE_TANH    = 2    /* (-1, 1)                                                */
+    GX_PROBE_TANH    = 2,   /* (-1, 1)                                                */
+    /* a distribution over the last axis, such as attention weights [B, S]: diagnostics keep
+     * the first batch row at every logged time step and the report draws it as a heatmap */
+    GX_PROBE_DIST    = 3
 } gx_probe_kind;
 
 /* Probes of a fused op. [build, diagnostics only] Given the node (inputs, outputs, attributes),
@@ -225,6 +228,27 @@ typedef struct gx_probe_args {
     gx_val              *values;         /* out: one per probe                              */
     int32_t             *kinds;          /* out: gx_probe_kind per probe                    */
 } gx_probe_args;
+
+/* Decomposition. [build] Emit nodes of other ops (api->emit) that compute the op's outputs from
+ * its inputs, and store them in outputs[0 .. n_outputs) (one per output that infer gave; each must
+ * have the inferred dtype and shape). An op that has a decomposition and no kernel on any backend
+ * is expanded into it wherever it is called, so it needs no kernels and no VJP: autodiff
+ * differentiates the expansion, and it runs on every backend that runs the ops it emits. Name
+ * values for diagnostics through probe_values/probe_kinds, one per entry of gx_op_desc.probes,
+ * preset to GX_VAL_NONE and GX_PROBE_PLAIN. */
+typedef struct gx_decompose_args {
+    uint32_t             size;
+    const gx_host_api   *api;
+    gx_host             *host;
+    int32_t              n_inputs;
+    const gx_val        *inputs;
+    const gx_attr_value *attrs;
+    int32_t              n_outputs;
+    gx_val              *outputs;        /* out: one per output                              */
+    int32_t              n_probes;       /* entries of gx_op_desc.probes                    */
+    gx_val              *probe_values;   /* out: one per probe                              */
+    int32_t             *probe_kinds;    /* out: gx_probe_kind per probe                    */
+} gx_decompose_args;
 
 /* One input of a gradient-check example: a random tensor drawn uniformly from [lo, hi], with
  * |x| >= min_abs for floats (keeps relu/abs away from their kink); integers in [lo, hi]. */
@@ -267,6 +291,8 @@ typedef struct gx_op_desc {
     /* bit i: input i is a recurrent weight matrix (W_hh [G*H, H], or its transpose [H, G*H]),
      * whose spectral radius per H x H block and largest singular value diagnostics report */
     uint32_t             recurrent_inputs;
+    /* the op in terms of other ops (see gx_decompose_args); NULL: none */
+    gx_status          (*decompose)(gx_builder *b, const gx_decompose_args *a);
 } gx_op_desc;
 
 /* gx_op_desc.flags */
