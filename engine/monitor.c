@@ -74,6 +74,29 @@ static gx_status layer_for(gx_monitor *m, int32_t loop, int32_t *out, gx_diag *d
 
 static void *grow_arr(void *p, int32_t n, size_t elem) { return realloc(p, elem * (size_t)(n + 1)); }
 
+/* The matrix a distribution probe keeps (monitor.h): which rows of the tap, cut to
+ * GX_MON_DIST_MAX. A scalar probe, or one with an empty axis, keeps none. */
+static gx_status add_dist(gx_monitor *m, gx_mon_gate *G, gx_diag *d) {
+    const gx_shape *s = &m->g->values[G->val].info.shape;
+    int64_t n = gx_shape_numel(s), width = s->ndim >= 1 ? s->dims[s->ndim - 1] : 0;
+    int looped = m->r.layers[G->layer].node >= 0;
+    if (n <= 0 || width <= 0 || (looped && s->ndim < 2)) return GX_OK;
+    int64_t steps, stride;
+    if (looped) {            /* [T, B, ..., S]: the first row of every step */
+        steps = s->dims[0];
+        stride = n / steps;
+    } else {                 /* [B, ..., S]: every row of batch element 0 */
+        int64_t batch = s->ndim >= 2 ? s->dims[0] : 1;
+        steps = n / batch / width;
+        stride = width;
+    }
+    gx_dist_cut_init(&G->cut, steps, width, stride, GX_MON_DIST_MAX, GX_MON_DIST_MAX);
+    G->dist = calloc((size_t)G->cut.rows * (size_t)G->cut.cols, sizeof(double));
+    if (G->dist == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    G->entropy = NAN;
+    return GX_OK;
+}
+
 static gx_status add_gate(gx_monitor *m, const gx_tap *t, int32_t layer, gx_diag *d) {
     gx_mon_gate *gs = grow_arr(m->r.gates, m->r.n_gates, sizeof *gs);
     if (gs == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
@@ -98,7 +121,7 @@ static gx_status add_gate(gx_monitor *m, const gx_tap *t, int32_t layer, gx_diag
         }
         G->n_buckets = K;
     }
-    return GX_OK;
+    return t->probe_kind == GX_PROBE_DIST ? add_dist(m, G, d) : GX_OK;
 }
 
 static gx_status add_series(gx_mon_series **arr, int32_t *n, const char *carry, int32_t layer,
@@ -311,6 +334,7 @@ void gx_monitor_free(gx_monitor *m) {
         free(m->r.gates[i].t0);
         free(m->r.gates[i].t1);
         free(m->r.gates[i].bucket);
+        free(m->r.gates[i].dist);
     }
     for (int32_t i = 0; i < m->r.n_states; i++) {
         free(m->r.states[i].norm);
@@ -387,6 +411,10 @@ gx_status gx_monitor_collect(gx_monitor *m, gx_exec *e, gx_optim *opt, int64_t s
         for (int32_t k = 0; k < G->n_buckets; k++)
             gx_summarize(elem(m->buf, t->dtype, G->t0[k] * per), t->dtype,
                          (G->t1[k] - G->t0[k]) * per, G->kind, &G->bucket[k]);
+        if (G->dist) {
+            gx_dist_cut_apply(&G->cut, m->buf, t->dtype, G->dist);
+            G->entropy = gx_mean_entropy(m->buf, t->dtype, n, G->cut.width);
+        }
     }
     for (int32_t i = 0; i < m->r.n_states; i++) {
         gx_mon_series *S = &m->r.states[i];
@@ -488,7 +516,31 @@ static gx_status flush_all(gx_monitor *m, gx_diag *d) {
 }
 
 static const char *kind_name(int32_t k) {
-    return k == GX_PROBE_SIGMOID ? "sigmoid" : k == GX_PROBE_TANH ? "tanh" : "plain";
+    return k == GX_PROBE_SIGMOID ? "sigmoid" : k == GX_PROBE_TANH ? "tanh"
+         : k == GX_PROBE_DIST ? "dist" : "plain";
+}
+
+/* ,"entropy":..,"dist":{"T":..,"S":..,"rows":..,"cols":..,"row_stride":..,"col_stride":..,
+ * "cut":..,"weights":[[..],..]} (the README's schema): five digits are plenty for a colour
+ * and keep a full 128 x 128 matrix under about 180 KB a record */
+static void jdist(FILE *f, const gx_mon_gate *G) {
+    const gx_dist_cut *c = &G->cut;
+    kn(f, "entropy", G->entropy);
+    fprintf(f, ",\"dist\":{\"T\":%lld,\"S\":%lld,\"rows\":%d,\"cols\":%d,\"row_stride\":%d,"
+               "\"col_stride\":%d,\"cut\":%s,\"weights\":[", (long long)c->steps,
+            (long long)c->width, (int)c->rows, (int)c->cols, (int)c->row_stride,
+            (int)c->col_stride, c->row_stride > 1 || c->col_stride > 1 ? "true" : "false");
+    for (int32_t r = 0; r < c->rows; r++) {
+        fputs(r ? ",[" : "[", f);
+        for (int32_t k = 0; k < c->cols; k++) {
+            double v = G->dist[(size_t)r * (size_t)c->cols + (size_t)k];
+            if (k) fputc(',', f);
+            if (isfinite(v)) fprintf(f, "%.5g", v);
+            else fputs("null", f);
+        }
+        fputc(']', f);
+    }
+    fputs("]}", f);
 }
 
 /* {"layer":..,"carry":..,"norm":[..](,"saturated":[..])} */
@@ -534,7 +586,9 @@ static void write_diag_json(gx_monitor *m) {
             jsummary(f, &G->bucket[k]);
             fputc('}', f);
         }
-        fputs("]}", f);
+        fputc(']', f);
+        if (G->dist) jdist(f, G);
+        fputc('}', f);
     }
     fputs("],\"states\":[", f);
     for (int32_t i = 0; i < r->n_states; i++) jseries(f, r, &r->states[i], i == 0);
@@ -583,9 +637,13 @@ static gx_status write_diag_scalars(gx_monitor *m, gx_diag *d) {
         const char *what[6] = {"mean", "std", "p5", "p50", "p95", "saturated"};
         double val[6] = {G->all.mean, G->all.std, G->all.p5, G->all.p50, G->all.p95, G->all.saturated};
         for (int k = 0; k < 6; k++) {
-            if (k == 5 && G->kind == GX_PROBE_PLAIN) continue;
+            if (k == 5 && !gx_probe_saturates(G->kind)) continue;
             snprintf(name, sizeof name, "gate/%s/%s/%s", ln, G->probe, what[k]);
             GX_TRY(scalar(m, s, name, val[k], d));
+        }
+        if (G->dist) {
+            snprintf(name, sizeof name, "gate/%s/%s/entropy", ln, G->probe);
+            GX_TRY(scalar(m, s, name, G->entropy, d));
         }
     }
     for (int32_t i = 0; i < r->n_grad_time; i++) {

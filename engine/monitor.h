@@ -5,7 +5,8 @@
  * the monitor reads that plan's taps and the optimizer's params and gradients, and writes one
  * record per logged step:
  *   - per probe (gate): mean, std, 5/50/95th percentiles, fraction saturated, optionally per
- *     bucket of time steps;
+ *     bucket of time steps; for a distribution probe (GX_PROBE_DIST: attention weights) also
+ *     the mean entropy of its rows and the weights of batch row 0, one row per time step;
  *   - per loop carry: the norm and saturation of h_t for every time step t, and the norm of
  *     dL/dh_t (the gradient through time: how much of the loss's gradient reaches step t);
  *   - per param: norm, gradient norm, update-to-weight ratio ||dW|| / ||W||; global gradient
@@ -48,6 +49,11 @@ typedef struct gx_mon_layer {
     int64_t     T;
 } gx_mon_layer;
 
+/* A distribution probe's matrix is cut to at most this many rows and columns (stats.h,
+ * gx_dist_cut): 128 x 128 numbers are at most about 180 KB of JSON per probe and logged
+ * step, whatever the sequence lengths. */
+#define GX_MON_DIST_MAX 128
+
 typedef struct gx_mon_gate {
     int32_t     layer;
     const char *probe;
@@ -57,6 +63,12 @@ typedef struct gx_mon_gate {
     int64_t    *t0, *t1;       /* bucket k: time steps [t0, t1)                              */
     gx_summary *bucket;
     gx_val      val;
+    /* GX_PROBE_DIST only (dist NULL otherwise). In a loop the tap is [T, B, ..., S]: row t is
+     * batch row 0 of step t (its first S values); outside loops it is [B, ..., S]: the rows
+     * are every row of batch element 0 ([B, S]: one row). */
+    gx_dist_cut cut;
+    double     *dist;          /* [cut.rows * cut.cols]                                     */
+    double      entropy;       /* mean over every row of the tap (all batch rows), nats      */
 } gx_mon_gate;
 
 typedef struct gx_mon_series {

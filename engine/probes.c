@@ -21,7 +21,13 @@ int32_t gx_probe_kind_of(const gx_graph *g, gx_val v) {
     if (nd->loop) return GX_PROBE_PLAIN;
     if (strcmp(nd->op->name, "sigmoid") == 0) return GX_PROBE_SIGMOID;
     if (strcmp(nd->op->name, "tanh") == 0) return GX_PROBE_TANH;
-    if (strcmp(nd->op->name, "softmax") == 0) return GX_PROBE_DIST;
+    if (strcmp(nd->op->name, "softmax") == 0) {
+        /* rows sum to 1 only when the softmax runs over the last axis */
+        int ai = gx_op_attr_index(nd->op, "axis");
+        int64_t axis = ai >= 0 ? nd->attrs[ai].i : -1;
+        int32_t rank = x->info.shape.ndim;
+        return axis == -1 || axis == rank - 1 ? GX_PROBE_DIST : GX_PROBE_PLAIN;
+    }
     return GX_PROBE_PLAIN;
 }
 

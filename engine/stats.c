@@ -29,9 +29,11 @@ static double percentile(const int64_t *hist, int64_t n, double lo, double width
     return lo + width * N_BINS;
 }
 
+int gx_probe_saturates(int32_t kind) { return kind == GX_PROBE_SIGMOID || kind == GX_PROBE_TANH; }
+
 double gx_saturated_fraction(const void *x, gx_dtype dt, int64_t n, int32_t kind) {
     int64_t sat = 0, good = 0;
-    for (int64_t i = 0; i < n && kind != GX_PROBE_PLAIN; i++) {
+    for (int64_t i = 0; i < n && gx_probe_saturates(kind); i++) {
         double v = at(x, dt, i);
         if (!isfinite(v)) continue;
         good++;
@@ -44,6 +46,7 @@ void gx_summarize(const void *x, gx_dtype dt, int64_t n, int32_t kind, gx_summar
     memset(out, 0, sizeof *out);
     double sum = 0, sum2 = 0, lo = INFINITY, hi = -INFINITY;
     int64_t sat = 0, good = 0;
+    int sats = gx_probe_saturates(kind);
     for (int64_t i = 0; i < n; i++) {
         double v = at(x, dt, i);
         if (!isfinite(v)) {
@@ -55,10 +58,10 @@ void gx_summarize(const void *x, gx_dtype dt, int64_t n, int32_t kind, gx_summar
         sum2 += v * v;
         lo = v < lo ? v : lo;
         hi = v > hi ? v : hi;
-        if (kind != GX_PROBE_PLAIN) sat += saturated(v, kind);
+        if (sats) sat += saturated(v, kind);
     }
     out->n = good;
-    out->saturated = kind == GX_PROBE_PLAIN ? NAN : good ? (double)sat / (double)good : NAN;
+    out->saturated = sats && good ? (double)sat / (double)good : NAN;
     if (good == 0) {
         out->mean = out->std = out->min = out->max = out->p5 = out->p50 = out->p95 = NAN;
         return;
@@ -101,6 +104,58 @@ double gx_diff_norm2(const void *a, const void *b, gx_dtype dt, int64_t n) {
         s += v * v;
     }
     return sqrt(s);
+}
+
+// ---- distributions ------------------------------------------------------------------------
+
+double gx_mean_entropy(const void *x, gx_dtype dt, int64_t n, int64_t width) {
+    if (width <= 0) return NAN;
+    double total = 0;
+    int64_t rows = 0;
+    for (int64_t r = 0; r + width <= n; r += width) {
+        double h = 0, sum = 0;
+        int ok = 1;
+        for (int64_t i = 0; i < width && ok; i++) {
+            double p = at(x, dt, r + i);
+            ok = isfinite(p);
+            sum += p;
+            if (p > 0) h -= p * log(p);   /* 0 log 0 = 0: masked positions add nothing */
+        }
+        if (!ok || !(sum > 0)) continue;
+        total += h;
+        rows++;
+    }
+    return rows ? total / (double)rows : NAN;
+}
+
+static int32_t cut_stride(int64_t n, int32_t max) {
+    if (max < 1) max = 1;
+    return n <= max ? 1 : (int32_t)((n + max - 1) / max);
+}
+
+void gx_dist_cut_init(gx_dist_cut *c, int64_t steps, int64_t width, int64_t stride,
+                      int32_t max_rows, int32_t max_cols) {
+    memset(c, 0, sizeof *c);
+    c->steps = steps;
+    c->width = width;
+    c->stride = stride;
+    c->row_stride = cut_stride(steps, max_rows);
+    c->col_stride = cut_stride(width, max_cols);
+    c->rows = (int32_t)((steps + c->row_stride - 1) / c->row_stride);
+    c->cols = (int32_t)((width + c->col_stride - 1) / c->col_stride);
+}
+
+void gx_dist_cut_apply(const gx_dist_cut *c, const void *x, gx_dtype dt, double *out) {
+    for (int64_t r = 0; r < c->rows; r++) {
+        int64_t base = r * c->row_stride * c->stride;
+        for (int64_t k = 0; k < c->cols; k++) {
+            int64_t j0 = k * c->col_stride, j1 = j0 + c->col_stride;
+            if (j1 > c->width) j1 = c->width;
+            double s = 0;
+            for (int64_t j = j0; j < j1; j++) s += at(x, dt, base + j);
+            out[r * c->cols + k] = s;
+        }
+    }
 }
 
 // ---- power iteration ----------------------------------------------------------------------

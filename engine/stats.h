@@ -14,14 +14,47 @@ typedef struct gx_summary {
     double  p5, p50, p95;      /* percentiles, from a 4096-bin histogram over [min, max]:
                                   within (max - min) / 4096 of the exact order statistic    */
     double  saturated;         /* fraction saturated (gx_probe_kind): sigmoid < 0.05 or
-                                  > 0.95, |tanh| > 0.95; NAN for GX_PROBE_PLAIN             */
+                                  > 0.95, |tanh| > 0.95; NAN for the kinds without one      */
 } gx_summary;
+
+/* 1 when `kind` has a saturation figure: sigmoid and tanh. Not PLAIN (no range) nor DIST:
+ * attention weights near 0 and 1 are what attention is for, not a gate whose gradient dies. */
+int gx_probe_saturates(int32_t kind);
 
 /* Summarise n values of dtype dt (f32 or f64). */
 void gx_summarize(const void *x, gx_dtype dt, int64_t n, int32_t kind, gx_summary *out);
 
-/* the fraction of the finite values saturated for `kind` (NAN for PLAIN or none finite) */
+/* the fraction of the finite values saturated for `kind` (NAN for a kind without saturation,
+ * or none finite) */
 double gx_saturated_fraction(const void *x, gx_dtype dt, int64_t n, int32_t kind);
+
+/* The mean entropy -sum p log p, in nats, of the n / width distributions of `width` values
+ * each in x (the rows of a softmax over its last axis): 0 for one-hot rows, log(width) for
+ * uniform ones. Rows with a non-finite value, or that do not sum to more than 0 (the zeros a
+ * masked loop yields at padded steps), are left out; NAN when none is left. */
+double gx_mean_entropy(const void *x, gx_dtype dt, int64_t n, int64_t width);
+
+/*
+ * The matrix a distribution probe (GX_PROBE_DIST) keeps: `steps` rows of `width` values, row t
+ * starting at element t * stride of the tap (stride > width skips the rows of the other batch
+ * elements), cut to at most max_rows x max_cols so a long sequence cannot blow up a record:
+ * every row_stride-th row is kept whole (a kept row is still one step's distribution), and the
+ * columns are summed in blocks of col_stride positions (so every kept row sums to what the
+ * whole row summed to: 1 for a softmax). Strides of 1: nothing was cut.
+ */
+typedef struct gx_dist_cut {
+    int64_t steps, width, stride;   /* the rows in the tap: how many, values each, apart     */
+    int32_t rows, cols;             /* the matrix kept: ceil(steps / row_stride) x
+                                       ceil(width / col_stride)                              */
+    int32_t row_stride, col_stride;
+} gx_dist_cut;
+
+/* the cut for those sizes (steps, width >= 1; max_rows, max_cols >= 1) */
+void gx_dist_cut_init(gx_dist_cut *c, int64_t steps, int64_t width, int64_t stride,
+                      int32_t max_rows, int32_t max_cols);
+/* out[r * cols + k] = sum of x[r * row_stride * stride + k * col_stride + j], j < col_stride
+ * (and within the row); a non-finite value makes its cell non-finite */
+void gx_dist_cut_apply(const gx_dist_cut *c, const void *x, gx_dtype dt, double *out);
 
 /* sqrt(sum x^2) in double */
 double gx_norm2(const void *x, gx_dtype dt, int64_t n);

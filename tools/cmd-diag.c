@@ -67,6 +67,26 @@ static void parse_dims(char *text, diag_opts *u) {
     }
 }
 
+/* a distribution probe: its entropy, and batch row 0's weights when they fit a terminal */
+static void print_dist(const gx_mon_record *r, const gx_mon_gate *G) {
+    if (G->dist == NULL) return;
+    const gx_dist_cut *c = &G->cut;
+    printf("\ndistribution %s/%s: mean entropy %.4g nats (uniform over %lld: %.4g)\n",
+           r->layers[G->layer].name, G->probe, G->entropy, (long long)c->width,
+           log((double)c->width));
+    if (c->rows > 16 || c->cols > 12) {
+        printf("  batch row 0: %d x %d weights (in --diag DIR/diag.jsonl; gexec report draws "
+               "them)\n", (int)c->rows, (int)c->cols);
+        return;
+    }
+    printf("  batch element 0, a distribution per row (a time step in a loop):\n");
+    for (int32_t i = 0; i < c->rows; i++) {
+        printf("  %4lld ", (long long)i * c->row_stride);
+        for (int32_t k = 0; k < c->cols; k++) printf(" %5.3f", G->dist[i * c->cols + k]);
+        printf("\n");
+    }
+}
+
 static void print_record(const gx_mon_record *r, double clip) {
     printf("loss %.6g   gradient norm %.6g", r->loss, r->grad_norm);
     if (clip > 0) printf(" (clip %g: %s)", clip, r->clipped ? "would clip" : "not clipped");
@@ -96,6 +116,7 @@ static void print_record(const gx_mon_record *r, double clip) {
         if (isnan(s->saturated)) printf("%10s\n", "-");
         else printf("%9.2f%%\n", 100 * s->saturated);
     }
+    for (int32_t i = 0; i < r->n_gates; i++) print_dist(r, &r->gates[i]);
     for (int32_t i = 0; i < r->n_grad_time; i++) {
         const gx_mon_series *S = &r->grad_time[i];
         printf("\ngradient through time, layer %s, ||dL/d%s_t|| by lag k = T-1-t:\n",

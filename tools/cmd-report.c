@@ -20,6 +20,11 @@
  *   spectral_rho     per (param, block): the spectral radius of the recurrent weights (rho = 1
  *                    dashed), and spectral_sigma: the largest singular value per param
  *   param_grad_norm  per param: the gradient norm (log y); update_ratio: |update| / |weight|
+ *   attention        per run and distribution probe (a "dist" matrix in its gate entries; only
+ *                    when some run has one): batch row 0's weights at the last diag record,
+ *                    rows = output steps top to bottom, columns = source positions, a
+ *                    <title> per cell, up to 4 earlier records small under it in the same
+ *                    colours; attention_entropy: each such probe's mean row entropy, ln S dashed
  * and a summary table, one column per run. A chart with nothing to show says "no data" and
  * draws no data marks; the page's script (svg_drawn_script) then leaves its data-drawn at 0.
  *
@@ -670,6 +675,190 @@ static void chart_params(report *rp, int ratio) {
     emit_chart(rp, c);
 }
 
+/* ---- distribution probes: attention maps ---- */
+
+#define MAX_SMALL 4   /* earlier records drawn small under an attention map */
+
+/* the distinct (layer, probe) pairs of gates with a "dist" matrix, "layer\tprobe" */
+static int dist_keys(const report *rp, char ***keys) {
+    int n = 0;
+    *keys = NULL;
+    for (int i = 0; i < rp->n_runs; i++)
+        for (int d = 0; d < rp->runs[i].n_diag; d++) {
+            const cJSON *g;
+            cJSON_ArrayForEach(g, arr(rp->runs[i].diag[d], "gates")) {
+                const char *l = str(g, "layer"), *p = str(g, "probe");
+                if (!l || !p || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(g, "dist")))
+                    continue;
+                size_t len = strlen(l) + strlen(p) + 2;
+                char *k = svg_xrealloc(NULL, len);
+                snprintf(k, len, "%s\t%s", l, p);
+                int seen = 0;
+                for (int j = 0; j < n && !seen; j++) seen = strcmp((*keys)[j], k) == 0;
+                if (seen) {
+                    free(k);
+                    continue;
+                }
+                *keys = svg_xrealloc(*keys, sizeof(char *) * (size_t)(n + 1));
+                (*keys)[n++] = k;
+            }
+        }
+    return n;
+}
+
+/* the "dist" object of the gate (layer, probe) in a diag record, or NULL */
+static const cJSON *find_dist(const cJSON *rec, const char *layer, const char *probe) {
+    const cJSON *g = find_entry(rec, "gates", "layer", layer, "probe", probe);
+    const cJSON *dist = g ? cJSON_GetObjectItemCaseSensitive(g, "dist") : NULL;
+    return cJSON_IsObject(dist) && arr(dist, "weights") ? dist : NULL;
+}
+
+/* a stride field: a whole number >= 1, else 1 */
+static double stride_of(const cJSON *dist, const char *key) {
+    double v = num(dist, key);
+    return v >= 1 && v == floor(v) ? v : 1;
+}
+
+/* a "dist" object's weights as a matrix (the values into *buf, allocated; null: NaN) */
+static svg_matrix dist_matrix(const cJSON *dist, double **buf) {
+    const cJSON *w = arr(dist, "weights"), *row, *v;
+    svg_matrix m = {.row_step = stride_of(dist, "row_stride"),
+                    .col_step = stride_of(dist, "col_stride"), .col_end = num(dist, "S")};
+    cJSON_ArrayForEach(row, w) {
+        int n = cJSON_GetArraySize(row);
+        m.ncols = n > m.ncols ? n : m.ncols;
+        m.nrows++;
+    }
+    *buf = svg_xrealloc(NULL, sizeof(double) * (size_t)(m.nrows ? m.nrows : 1) *
+                                  (size_t)(m.ncols ? m.ncols : 1));
+    for (size_t i = 0; i < (size_t)m.nrows * (size_t)m.ncols; i++) (*buf)[i] = NAN;
+    int r = 0;
+    cJSON_ArrayForEach(row, w) {
+        int c = 0;
+        cJSON_ArrayForEach(v, row) {
+            if (cJSON_IsNumber(v)) (*buf)[(size_t)r * (size_t)m.ncols + (size_t)c] = v->valuedouble;
+            c++;
+        }
+        r++;
+    }
+    m.v = *buf;
+    return m;
+}
+
+/* Layer `layer` is a loop (its rows are output steps) when the meta record gives it a T. */
+static int layer_looped(const run *r, const char *layer) {
+    const cJSON *l;
+    cJSON_ArrayForEach(l, arr(r->meta, "layers"))
+        if (str(l, "name") && strcmp(str(l, "name"), layer) == 0) return num(l, "T") > 0;
+    return 0;
+}
+
+static void heatmap_dist(report *rp, int ri, const char *layer, const char *probe) {
+    const run *r = &rp->runs[ri];
+    int n = 0, last = -1;
+    for (int d = 0; d < r->n_diag; d++)
+        if (find_dist(r->diag[d], layer, probe)) {
+            n++;
+            last = d;
+        }
+    if (n == 0) return;
+    /* the small multiples: up to MAX_SMALL earlier records, evenly from the first */
+    int pick[MAX_SMALL], n_small = n - 1 < MAX_SMALL ? n - 1 : MAX_SMALL, k = 0, seen = 0;
+    for (int d = 0; d < r->n_diag && k < n_small; d++) {
+        if (!find_dist(r->diag[d], layer, probe)) continue;
+        if (seen == (int)((int64_t)k * (n - 1) / n_small)) pick[k++] = d;
+        seen++;
+    }
+    n_small = k;
+    double *buf, *sbuf[MAX_SMALL];
+    const cJSON *dist = find_dist(r->diag[last], layer, probe);
+    svg_matrix small[MAX_SMALL];
+    char slab[MAX_SMALL][48];
+    for (k = 0; k < n_small; k++) {
+        snprintf(slab[k], sizeof slab[k], "step %g", num(r->diag[pick[k]], "step"));
+        small[k] = dist_matrix(find_dist(r->diag[pick[k]], layer, probe), &sbuf[k]);
+        small[k].label = slab[k];
+    }
+    int looped = layer_looped(r, layer);
+    double step = num(r->diag[last], "step");
+    char title[320], note[320], key[256];
+    snprintf(title, sizeof title, "Attention weights: layer %s, probe %s%s%s", layer, probe,
+             rp->n_runs > 1 ? " \xE2\x80\x94 " : "", rp->n_runs > 1 ? r->label : "");
+    svg_matrix m = dist_matrix(dist, &buf);
+    int len = snprintf(note, sizeof note, "the batch's first sequence at step %g, the last "
+                       "diag record", step);
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dist, "cut")) && len > 0 &&
+        (size_t)len < sizeof note)
+        snprintf(note + len, sizeof note - (size_t)len, "; cut from %g x %g: one row in %g, "
+                 "%g positions per column", num(dist, "T"), num(dist, "S"), m.row_step,
+                 m.col_step);
+    snprintf(key, sizeof key, "%s/%s", layer, probe);
+    svg_matrix_map h = {.name = "attention", .title = title, .note = note,
+                        .xlabel = "source position", .ylabel = looped ? "output step" : "row",
+                        .vlabel = "weight", .row_name = looped ? "output step" : "row",
+                        .col_name = "source", .main = m, .small = small, .n_small = n_small,
+                        .small_note = "earlier diag records, in the same colours (each from "
+                                      "its own batch: other sequences)",
+                        .attr_name = {"data-run", "data-key", NULL},
+                        .attr_val = {r->label, key, NULL}};
+    int marks = svg_matrix_write(&h, rp->f, 0);
+    rp->charts++;
+    rp->drawn += marks > 0;
+    free(buf);
+    for (k = 0; k < n_small; k++) free(sbuf[k]);
+}
+
+/* the mean entropy of every distribution probe's rows, with ln S (uniform weights) dashed */
+static void chart_entropy(report *rp) {
+    svg_chart *c = svg_chart_new("attention_entropy", "Attention entropy (mean over all rows)",
+                                 "step", "entropy (nats)");
+    svg_chart_scale(c, SVG_LINEAR, SVG_LINEAR);
+    svg_chart_ylim(c, 0, NAN);
+    svg_chart_note(c, "0: every row on one position; ln S (dashed): spread evenly over S "
+                      "positions");
+    keyed k = {.c = c, .style = SVG_LINE | SVG_MARKERS};
+    for (int i = 0; i < rp->n_runs; i++)
+        for (int d = 0; d < rp->runs[i].n_diag; d++) {
+            const cJSON *rec = rp->runs[i].diag[d], *g;
+            cJSON_ArrayForEach(g, arr(rec, "gates")) {
+                const char *l = str(g, "layer"), *p = str(g, "probe");
+                const cJSON *dist = cJSON_GetObjectItemCaseSensitive(g, "dist");
+                double y = num(g, "entropy"), S = num(dist, "S");
+                if (!l || !p || isnan(y)) continue;
+                char key[256], lab[64];
+                snprintf(key, sizeof key, "%s/%s", l, p);
+                svg_series_add(keyed_get(&k, rp, i, key), num(rec, "step"), y);
+                if (S > 1) {
+                    snprintf(lab, sizeof lab, "uniform over %g", S);
+                    svg_chart_hline(c, log(S), lab);
+                }
+            }
+        }
+    keyed_free(&k);
+    emit_chart(rp, c);
+}
+
+/* Only for runs with distribution probes: most models have none, and an empty section would
+ * only say "no data". */
+static void section_attention(report *rp) {
+    char **keys;
+    int nk = dist_keys(rp, &keys);
+    if (nk == 0) return;
+    heading(rp, "Attention", "Distribution probes (attention weights, any softmax given a "
+            "probe name): the weights of the first sequence of the batch at the last diag "
+            "record, one row per output step and one column per source position, with earlier "
+            "records under it in the same colours. Hover a cell for its weight. A sharp "
+            "diagonal is an alignment learned; even rows attend to nothing in particular.");
+    for (int k = 0; k < nk; k++) {
+        char *tab = strchr(keys[k], '\t');
+        *tab = '\0';
+        for (int i = 0; i < rp->n_runs; i++) heatmap_dist(rp, i, keys[k], tab + 1);
+        free(keys[k]);
+    }
+    free(keys);
+    chart_entropy(rp);
+}
+
 /* ---- the summary table ---- */
 
 static void cell_text(FILE *f, const char *s) {
@@ -869,6 +1058,7 @@ static void write_page(report *rp) {
     heading(rp, "Gates", "Probes of the gates and cell activations at each diag record.");
     chart_gates(rp, 0);
     chart_gates(rp, 1);
+    section_attention(rp);
     heading(rp, "Recurrent weights", "Spectral radius of each gate block of the recurrent weight "
             "matrices, and their largest singular value.");
     chart_spectral(rp, 0);

@@ -799,3 +799,233 @@ int svg_heatmap_write(const svg_heatmap *h, FILE *f, int standalone) {
     fprintf(f, "</svg>\n");
     return marks;
 }
+
+// ---- matrices (attention maps) ------------------------------------------------------------
+
+#define MAT_MAIN_W     460   /* the main map fits this box              */
+#define MAT_MAIN_H     300
+#define MAT_CELL_MAX   32    /* a few cells do not fill the page        */
+#define MAT_BAR_MIN    120   /* the colour bar, at least this tall      */
+#define MAT_SMALL_W    118   /* a small multiple fits this box          */
+#define MAT_SMALL_H    90
+#define MAT_SMALL_SLOT 140
+#define MAT_SMALL_MAX  40    /* small multiples averaged down to this   */
+
+/* cell sizes for n rows x m columns in a w x h box: at most MAT_CELL_MAX, and no more than 4:1
+ * (a one-row map gets short wide cells, not a 300 px column per position) */
+static void mat_cells(int nrows, int ncols, double w, double h, double cap, double *cw,
+                      double *ch) {
+    *cw = fmin(w / (ncols > 0 ? ncols : 1), cap);
+    *ch = fmin(h / (nrows > 0 ? nrows : 1), cap);
+    *ch = fmin(*ch, fmax(4 * *cw, 12));
+    *cw = fmin(*cw, fmax(4 * *ch, 12));
+}
+
+/* Ticks along one side of a map of n cells, `cell` px each from `start`: round numbers v
+ * between v0 and the last cell's. Columns (x) are blocks of `step` positions, so position v
+ * sits within its block; rows are samples, every step-th, so a tick between two sits between
+ * their centres. x: below the map (at y = edge), else left of it (at x = edge). */
+static void mat_ticks(FILE *f, int x, int n, double v0, double step, double last, double start,
+                      double cell, double edge) {
+    double t[MAX_TICKS], st;
+    int want = n < 8 ? (n > 1 ? n : 1) : 8;
+    int nt = nice_ticks(v0, last, want, t, &st);
+    for (int k = 0; k < nt; k++) {
+        if (t[k] != floor(t[k])) continue;   /* positions and steps are whole numbers */
+        double p = x ? start + (t[k] + 0.5 - v0) / step * cell
+                     : start + ((t[k] - v0) / step + 0.5) * cell;
+        if (x)
+            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\"/>\n"
+                       "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g"
+                       "</text>\n",
+                    p, edge, p, edge + 4, p, edge + 15, t[k]);
+        else
+            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\"/>\n"
+                       "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
+                       "dominant-baseline=\"middle\">%g</text>\n",
+                    edge - 4, p, edge, p, edge - 6, p, t[k]);
+    }
+}
+
+/* the column's positions in a cell title: "5", or "8-11" for a summed block */
+static void mat_col_text(const svg_matrix *m, int c, char *b, size_t n) {
+    double lo = m->col0 + c * m->col_step, hi = lo + m->col_step;
+    if (m->col_end > lo && hi > m->col_end) hi = m->col_end;
+    if (hi - lo <= 1) snprintf(b, n, "%g", lo);
+    else snprintf(b, n, "%g\xE2\x80\x93%g", lo, hi - 1);   /* U+2013 */
+}
+
+/* Cells of m in the box at (x, y), cw x ch each; `titles`: a <title> per cell. Returns marks. */
+static int mat_cells_write(FILE *f, const svg_matrix *m, double x, double y, double cw, double ch,
+                           double vmin, double vmax, const char *row_name, const char *col_name,
+                           int titles) {
+    int marks = 0;
+    fprintf(f, "<g shape-rendering=\"crispEdges\">\n");
+    for (int r = 0; r < m->nrows; r++)
+        for (int c = 0; c < m->ncols; c++) {
+            double v = m->v[(size_t)r * (size_t)m->ncols + (size_t)c];
+            if (!isfinite(v)) continue;
+            char col[8];
+            colour((v - vmin) / (vmax - vmin), col);
+            fprintf(f, "<rect class=\"data\" x=\"%.1f\" y=\"%.1f\" width=\"%.2f\" height=\"%.2f\" "
+                       "fill=\"%s\"", x + c * cw, y + r * ch, cw + 0.3, ch + 0.3, col);
+            marks++;
+            if (!titles) {
+                fputs("/>\n", f);
+                continue;
+            }
+            char ct[48];
+            mat_col_text(m, c, ct, sizeof ct);
+            fputs("><title>", f);
+            svg_escape(f, row_name ? row_name : "row");
+            fprintf(f, " %g, ", m->row0 + r * m->row_step);
+            svg_escape(f, col_name ? col_name : "column");
+            fprintf(f, " %s: %.4g</title></rect>\n", ct, v);
+        }
+    fputs("</g>\n", f);
+    return marks;
+}
+
+/* m averaged down to at most MAT_SMALL_MAX cells a side (the values allocated into *buf) */
+static svg_matrix mat_shrink(const svg_matrix *m, double **buf) {
+    svg_matrix s = *m;
+    s.nrows = m->nrows < MAT_SMALL_MAX ? m->nrows : MAT_SMALL_MAX;
+    s.ncols = m->ncols < MAT_SMALL_MAX ? m->ncols : MAT_SMALL_MAX;
+    *buf = svg_xrealloc(NULL, sizeof(double) * (size_t)(s.nrows > 0 ? s.nrows : 1) *
+                                  (size_t)(s.ncols > 0 ? s.ncols : 1));
+    for (int r = 0; r < s.nrows; r++)
+        for (int c = 0; c < s.ncols; c++) {
+            int r0 = (int)((int64_t)r * m->nrows / s.nrows);
+            int r1 = (int)((int64_t)(r + 1) * m->nrows / s.nrows);
+            int c0 = (int)((int64_t)c * m->ncols / s.ncols);
+            int c1 = (int)((int64_t)(c + 1) * m->ncols / s.ncols);
+            double sum = 0;
+            int k = 0;
+            for (int i = r0; i < r1; i++)
+                for (int j = c0; j < c1; j++) {
+                    double v = m->v[(size_t)i * (size_t)m->ncols + (size_t)j];
+                    if (isfinite(v)) {
+                        sum += v;
+                        k++;
+                    }
+                }
+            (*buf)[(size_t)r * (size_t)s.ncols + (size_t)c] = k ? sum / k : NAN;
+        }
+    s.v = *buf;
+    return s;
+}
+
+static void mat_range(const svg_matrix *m, double *lo, double *hi) {
+    for (size_t i = 0; m->v && i < (size_t)m->nrows * (size_t)(m->ncols > 0 ? m->ncols : 0); i++)
+        if (isfinite(m->v[i])) {
+            *lo = fmin(*lo, m->v[i]);
+            *hi = fmax(*hi, m->v[i]);
+        }
+}
+
+int svg_matrix_write(const svg_matrix_map *h, FILE *f, int standalone) {
+    const svg_matrix *m = &h->main;
+    double vmin = INFINITY, vmax = -INFINITY;
+    mat_range(m, &vmin, &vmax);
+    int any = vmin <= vmax;
+    for (int k = 0; any && k < h->n_small; k++) mat_range(&h->small[k], &vmin, &vmax);
+    /* weights are probabilities: the scale starts at 0, so a flat map reads as flat */
+    vmin = fmin(vmin, 0);
+    if (any && vmax - vmin < 1e-12) vmax = vmin + 1;
+
+    double pl = PLOT_L, pt = PLOT_T, cw = 0, ch = 0;
+    if (any) mat_cells(m->nrows, m->ncols, MAT_MAIN_W, MAT_MAIN_H, MAT_CELL_MAX, &cw, &ch);
+    double pr = any ? pl + cw * m->ncols : pl + MAT_MAIN_W;
+    double pb = any ? pt + ch * m->nrows : pt + MAT_MAIN_H / 2.0;
+    double bh = any ? fmax(pb - pt, MAT_BAR_MIN) : 0;
+    double hgt = fmax(pb + PLOT_B, pt + bh + 12);
+    int n_small = any ? h->n_small : 0, slot = MAT_SMALL_SLOT;
+    if (n_small > 0 && pl + n_small * slot > CHART_W) slot = (int)((CHART_W - pl) / n_small);
+    double sy = hgt + 4, sh = 0;   /* the small multiples' row */
+    double *scw = NULL, *sch = NULL;
+    if (n_small > 0) {
+        scw = svg_xrealloc(NULL, sizeof(double) * (size_t)n_small);
+        sch = svg_xrealloc(NULL, sizeof(double) * (size_t)n_small);
+        for (int k = 0; k < n_small; k++) {
+            int nr = h->small[k].nrows < MAT_SMALL_MAX ? h->small[k].nrows : MAT_SMALL_MAX;
+            int nc = h->small[k].ncols < MAT_SMALL_MAX ? h->small[k].ncols : MAT_SMALL_MAX;
+            mat_cells(nr, nc, fmin(MAT_SMALL_W, slot - 20), MAT_SMALL_H, 16, &scw[k], &sch[k]);
+            sh = fmax(sh, sch[k] * nr);
+        }
+        hgt = sy + 34 + sh + 10;
+    }
+    char *an[4], *av[4];
+    int na = 0;
+    while (na < 4 && h->attr_name[na]) {
+        an[na] = (char *)h->attr_name[na];
+        av[na] = (char *)h->attr_val[na];
+        na++;
+    }
+    write_open(f, h->name, CHART_W, (int)ceil(hgt), an, av, na, standalone);
+    write_titles(f, h->title, h->note, h->xlabel, h->ylabel, pl, pr, pt, pb);
+    if (!any) {
+        write_nodata(f, pl, pr, pt, pb);
+        fprintf(f, "</svg>\n");
+        return 0;
+    }
+    int marks = mat_cells_write(f, m, pl, pt, cw, ch, vmin, vmax, h->row_name, h->col_name, 1);
+    fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+               "stroke=\"#999\"/>\n", pl, pt, pr - pl, pb - pt);
+    double col_last = m->col0 + m->ncols * m->col_step - 1;
+    if (m->col_end > m->col0 && m->col_end - 1 < col_last) col_last = m->col_end - 1;
+    mat_ticks(f, 1, m->ncols, m->col0, m->col_step, col_last, pl, cw, pb);
+    mat_ticks(f, 0, m->nrows, m->row0, m->row_step, m->row0 + (m->nrows - 1) * m->row_step, pt,
+              ch, pl);
+
+    /* the colour bar, right of the map */
+    double bx = pr + 30, bw = 14;
+    for (int k = 0; k < 48; k++) {
+        char col[8];
+        colour((k + 0.5) / 48, col);
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.2f\" width=\"%.1f\" height=\"%.2f\" fill=\"%s\"/>\n", bx,
+                pt + bh - (k + 1) * bh / 48, bw, bh / 48 + 0.3, col);
+    }
+    fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+               "stroke=\"#999\"/>\n", bx, pt, bw, bh);
+    double t[MAX_TICKS], step;
+    int nbt = nice_ticks(vmin, vmax, 5, t, &step);
+    for (int k = 0; k < nbt; k++) {
+        double p = pt + bh - (t[k] - vmin) / (vmax - vmin) * bh;
+        char lab[24];
+        fmt_lin(lab, sizeof lab, t[k], step);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555\"/>\n"
+                   "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" dominant-baseline=\"middle\">%s"
+                   "</text>\n", bx + bw, p, bx + bw + 3, p, bx + bw + 5, p, lab);
+    }
+    if (h->vlabel) {
+        fprintf(f, "<text class=\"label\" transform=\"translate(%.1f,%.1f) rotate(90)\" "
+                   "text-anchor=\"middle\">", bx + bw + 48, pt + bh / 2);
+        svg_escape(f, h->vlabel);
+        fprintf(f, "</text>\n");
+    }
+
+    /* the small multiples: earlier records in the same colours */
+    if (n_small > 0 && h->small_note) {
+        fprintf(f, "<text class=\"note\" x=\"%.1f\" y=\"%.1f\">", pl, sy + 12);
+        escape_cut(f, h->small_note, 120);
+        fprintf(f, "</text>\n");
+    }
+    for (int k = 0; k < n_small; k++) {
+        double *buf;
+        svg_matrix s = mat_shrink(&h->small[k], &buf);
+        double x = pl + k * slot, y = sy + 34;
+        if (s.label) {
+            fprintf(f, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\">", x, y - 5);
+            escape_cut(f, s.label, 24);
+            fprintf(f, "</text>\n");
+        }
+        marks += mat_cells_write(f, &s, x, y, scw[k], sch[k], vmin, vmax, NULL, NULL, 0);
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+                   "stroke=\"#bbb\"/>\n", x, y, scw[k] * s.ncols, sch[k] * s.nrows);
+        free(buf);
+    }
+    free(scw);
+    free(sch);
+    fprintf(f, "</svg>\n");
+    return marks;
+}

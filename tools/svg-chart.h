@@ -72,6 +72,33 @@ typedef struct svg_heatmap {
 } svg_heatmap;
 int         svg_heatmap_write(const svg_heatmap *h, FILE *f, int standalone);
 
+/* A matrix of nrows x ncols values, row 0 at the top (reading order: an attention map's output
+ * steps run down, its source positions across). Row r stands for row0 + r * row_step (the
+ * sampled time steps of a cut matrix), column c for the positions [col0 + c * col_step,
+ * col0 + (c + 1) * col_step) up to col_end (exclusive; the blocks a cut matrix summed). */
+typedef struct svg_matrix {
+    const double *v;                            /* [nrows * ncols]; NaN: no cell            */
+    int           nrows, ncols;
+    double        row0, row_step, col0, col_step, col_end;
+    const char   *label;                        /* above a small multiple ("step 30")       */
+} svg_matrix;
+
+/* `main` drawn large, every cell with a <title> that names its row, column and value (the
+ * browser shows it on hover); `small` in a row under it, drawn small (averaged down to at most
+ * 40 x 40 cells), without titles. One colour scale for all, from min(0, data) to the largest
+ * value, so the small multiples compare with the main map; a colour bar labelled vlabel.
+ * row_name and col_name name a cell's row and column in its title ("output step 3, source
+ * 5: 0.91"). Returns the data marks (cells) written. */
+typedef struct svg_matrix_map {
+    const char       *name, *title, *xlabel, *ylabel, *vlabel, *note, *small_note;
+    const char       *row_name, *col_name;
+    const char       *attr_name[4], *attr_val[4];  /* extra attributes on <svg>; NULL-ended */
+    svg_matrix        main;
+    const svg_matrix *small;
+    int               n_small;
+} svg_matrix_map;
+int         svg_matrix_write(const svg_matrix_map *h, FILE *f, int standalone);
+
 /* the CSS the non-standalone charts expect, for the page's <style> */
 const char *svg_css(void);
 /* the report's check script (see the header comment), for the end of a page's <body> */

@@ -10,7 +10,11 @@
 #     those of the composite cells of graphs/lib/cells.graph, with saturated gates;
 #   - diagnostics change nothing: a run with --diag ends with the same checkpoint, bit for bit;
 #   - the files are what the README says; a NaN is found by op, source line and time step, and
-#     --nan skip goes on; bad flags are refused with one line.
+#     --nan skip goes on; bad flags are refused with one line;
+#   - distribution probes (softmax, attention weights; fixtures/attention): batch row 0's
+#     weights per logged step, [T, S] in a loop and [1, S] outside, equal to the softmax
+#     recomputed from the checkpoint and the batch; rows sum to 1; the entropy falls as the
+#     attention learns its alignment; long and wide ones are cut to 128 x 128.
 # Ends with "N passed, M failed".
 
 set -u
@@ -150,6 +154,100 @@ else
     check "they hold the loss, per-param gradient norms and the gates' histograms" sh -c \
         "grep -q 'scalar loss step=12' '$T/out' && grep -q 'scalar param/W_hh_2/grad_norm step=10' '$T/out' && grep -q 'histo gate/hs2/gate.forget step=10' '$T/out'"
 fi
+
+# ---- distribution probes: attention weights ------------------------------------------------
+FIXA=$HERE/fixtures/attention
+expect_ok "$GEXEC" train "$FIXA/reverse.graph" --data "$FIXA/reverse.jsonl" --steps 30 --lr 0.05 \
+    --diag attn --diag-every 5 --checkpoint attn.ckpt --backend cpu-scalar --quiet
+run "$PY" - attn/diag.jsonl attn/scalars.csv <<'P'
+import json, math, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+diags = [r for r in recs if r["type"] == "diag"]
+assert [r["step"] for r in diags] == [1, 6, 11, 16, 21, 26], [r["step"] for r in diags]
+def gate(r, probe):
+    return next(g for g in r["gates"] if g["probe"] == probe)
+for r in diags:
+    for probe, layer, T in (("attn", "ctx", 6), ("salience", "graph", 1)):
+        g = gate(r, probe)
+        assert g["layer"] == layer and g["kind"] == "dist" and g["saturated"] is None, g
+        d = g["dist"]
+        assert (d["T"], d["S"], d["rows"], d["cols"]) == (T, 6, T, 6), d
+        assert (d["row_stride"], d["col_stride"], d["cut"]) == (1, 1, False), d
+        w = d["weights"]
+        assert len(w) == T and all(len(row) == 6 for row in w), w
+        assert all(abs(sum(row) - 1) < 1e-3 and min(row) >= 0 for row in w), w
+        assert 0 <= g["entropy"] <= math.log(6) + 1e-6, g["entropy"]
+first, last = gate(diags[0], "attn"), gate(diags[-1], "attn")
+assert first["entropy"] > 1.5 and last["entropy"] < 0.3, (first["entropy"], last["entropy"])
+# learned: output step t reads source position S-1-t
+w = last["dist"]["weights"]
+assert [row.index(max(row)) for row in w] == [5, 4, 3, 2, 1, 0], w
+csv = open(sys.argv[2]).read()
+assert "\n26,gate/ctx/attn/entropy," in csv and "\n26,gate/graph/salience/entropy," in csv
+assert "gate/ctx/attn/saturated" not in csv and "gate/ctx/attn/mean" in csv
+print("ok")
+P
+check "attention: batch row 0's [6, 6] weights (and [1, 6] outside the loop) per logged step, rows summing to 1, the entropy falling, the reversal learned" \
+    [ "$RC" -eq 0 ]
+[ "$RC" -eq 0 ] || cat "$T/err"
+expect_ok "$GEXEC" diag attn.ckpt --data "$FIXA/reverse.jsonl" --diag attn-one \
+    --save-batch attn-batch.safetensors --backend cpu-scalar
+check "gexec diag prints a distribution probe's entropy and weights" \
+    out_has "distribution ctx/attn: mean entropy"
+# the weights are the softmax recomputed from the params and the batch: batch row 0, every step
+run "$PY" - "$HERE/diag-compare.py" attn.ckpt attn-batch.safetensors attn-one/diag.jsonl <<'P'
+import importlib.util, json, math, sys
+spec = importlib.util.spec_from_file_location("dc", sys.argv[1])
+dc = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(dc)
+p, b = dc.read_safetensors(sys.argv[2]), dc.read_safetensors(sys.argv[3])
+rec = [r for r in map(json.loads, open(sys.argv[4])) if r["type"] == "diag"][-1]
+(T, H), Wq = p["param.W_q"]
+(S, _), K = p["param.K"]
+(B, _, _), pos = b["pos"]
+(_, _, F), src = b["src"]
+def softmax(z):
+    m = max(z)
+    e = [math.exp(v - m) for v in z]
+    return [v / sum(e) for v in e]
+def attn(bb, t):
+    q = [sum(pos[(bb * T + t) * T + i] * Wq[i * H + h] for i in range(T)) for h in range(H)]
+    return softmax([sum(q[h] * K[s * H + h] for h in range(H)) for s in range(S)])
+gates = {g["probe"]: g for g in rec["gates"]}
+got = gates["attn"]["dist"]["weights"]
+err = max(abs(got[t][s] - attn(0, t)[s]) for t in range(T) for s in range(S))
+ent = [-sum(v * math.log(v) for v in attn(bb, t) if v > 0) for bb in range(B) for t in range(T)]
+sal = softmax([sum(src[s * F + f] for f in range(F)) for s in range(S)])
+err_sal = max(abs(a - c) for a, c in zip(gates["salience"]["dist"]["weights"][0], sal))
+err_ent = abs(gates["attn"]["entropy"] - sum(ent) / len(ent))
+print("max errors: weights %.3g, salience %.3g, entropy %.3g" % (err, err_sal, err_ent))
+assert err < 1e-4 and err_sal < 1e-4 and err_ent < 1e-4
+P
+check "the logged weights are softmax(q_t K^T) of batch row 0 at every step, and the entropy the mean over every row, recomputed from the checkpoint and the batch" \
+    [ "$RC" -eq 0 ]
+[ "$RC" -eq 0 ] || cat "$T/out" "$T/err"
+# softmax probes outside the loop: over the vocabulary ([B, T, V], T = 130 rows of batch element
+# 0) and over 300 positions: cut to one row in 2 and blocks of 3 positions
+sed -e 's/^loss = cross_entropy(logits, targets)$/&\nnext = softmax(logits)  probe "next"\nwide = softmax(hs @ W_w)  probe "wide"/' \
+    -e 's/^param b_out .*/&\nparam W_w   : f32[H, 300] init xavier/' "$SRC/graphs/char_rnn.graph" >wide.graph
+expect_ok "$GEXEC" train wide.graph --data text.txt --dim E=8 --dim H=16 --batch 2 --bptt 130 \
+    --steps 2 --diag wide --diag-every 1 --quiet --backend cpu-scalar
+run "$PY" - wide/diag.jsonl <<'P'
+import json, sys
+rec = [r for r in map(json.loads, open(sys.argv[1])) if r["type"] == "diag"][-1]
+gates = {g["probe"]: g for g in rec["gates"]}
+for probe, S, cols, cs in (("next", None, None, 1), ("wide", 300, 100, 3)):
+    d = gates[probe]["dist"]
+    assert d["T"] == 130 and d["rows"] == 65 and d["row_stride"] == 2 and d["cut"] is True, d
+    assert d["col_stride"] == cs and (S is None or (d["S"], d["cols"]) == (S, cols)), d
+    w = d["weights"]
+    assert len(w) == 65 and all(len(r) == d["cols"] for r in w)
+    assert all(abs(sum(r) - 1) < 1e-3 for r in w)
+print("ok")
+P
+check "a 130 x 300 distribution is cut to 65 x 100 (one row in 2, blocks of 3 positions), rows still summing to 1" \
+    [ "$RC" -eq 0 ]
+[ "$RC" -eq 0 ] || cat "$T/err"
 
 # ---- NaN: found by op, line and time step ----------------------------------------------------
 sed -e 's/^    yield h$/    q = log(h)\n    yield q/' "$SRC/graphs/char_rnn.graph" >nan.graph

@@ -10,6 +10,8 @@
 # format version: status 1 and one line. Then a headless Chromium loads the pages: the page's
 # own script counts each chart's laid-out data marks (data-drawn) and appends "[drawn K/M]" to
 # the title; the fixture's charts must all be drawn. Without chromium that part is skipped.
+# Distribution probes (fixtures/attention, trained here): an attention map per probe, its
+# cells' weights on hover, earlier records small under it, the entropy chart; a cut map.
 # Ends with "N passed, M failed".
 
 set -u
@@ -161,6 +163,67 @@ else
     echo "SKIP: gexec train has no --diag: no report of a real run"
 fi
 
+# ---- attention maps: distribution probes of a real run ---------------------------------------
+ATTN=
+if [ -n "$REAL" ]; then
+    FIXA=$HERE/fixtures/attention
+    RUN_TIMEOUT=120
+    expect_ok "$GEXEC" train "$FIXA/reverse.graph" --data "$FIXA/reverse.jsonl" --steps 30 \
+        --lr 0.05 --diag attn --diag-every 5 --backend cpu-scalar --quiet
+    RUN_TIMEOUT=60
+    expect_ok "$GEXEC" report attn -o attn.html
+    CHARTS="$CHARTS attention attention_entropy" \
+        check "report with distribution probes: every chart, an attention map and the entropy" \
+        report_ok attn.html
+    run python3 - attn.html <<'P'
+import re, sys
+page = open(sys.argv[1], encoding="utf-8").read()
+maps = re.findall(r'<svg[^>]*data-chart="attention"[^>]*>.*?</svg>', page, re.S)
+keys = [re.search(r'data-key="([^"]*)"', m).group(1) for m in maps]
+assert keys == ["ctx/attn", "graph/salience"], keys
+m = maps[0]
+# the main map: 6 x 6 cells, each with its weight on hover; the axes and the colour bar named
+titles = re.findall(r'<rect class="data"[^>]*><title>output step (\d+), source (\d+): ([0-9.e-]+)</title>', m)
+assert len(titles) == 36, len(titles)
+assert {(int(t), int(s)) for t, s, _ in titles} == {(t, s) for t in range(6) for s in range(6)}
+# learned by step 26: output step t on source S-1-t
+best = {}
+for t, s, v in titles:
+    if float(v) > best.get(int(t), (0, -1))[0]:
+        best[int(t)] = (float(v), int(s))
+assert [best[t][1] for t in range(6)] == [5, 4, 3, 2, 1, 0], best
+for label in (">source position<", ">output step<", ">weight<", "at step 26, the last diag record"):
+    assert label in m, label
+# earlier records drawn small under it: steps 1, 6, 11 and 16, without titles
+assert re.findall(r'>step (\d+)</text>', m) == ["1", "6", "11", "16"], re.findall(r'>step (\d+)<', m)
+assert len(re.findall(r'<rect class="data"[^>]*/>', m)) == 4 * 36
+# outside the loop: one row
+assert len(re.findall(r'<title>row 0, source \d+: ', maps[1])) == 6
+ent = re.search(r'<svg[^>]*data-chart="attention_entropy".*?</svg>', page, re.S).group(0)
+assert ">uniform over 6<" in ent and ">ctx/attn<" in ent and ">graph/salience<" in ent, ent[:300]
+assert "<script" not in "".join(maps) + ent
+print("ok")
+P
+    check "attention map: 6 x 6 cells with their weights on hover, the reversal learned, axes and colour bar named, earlier steps small under it; the entropy with ln S dashed" \
+        [ "$RC" -eq 0 ]
+    [ "$RC" -eq 0 ] || cat "$T/err"
+    check "a report without distribution probes has no attention section" \
+        sh -c "! grep -q 'data-chart=\"attention' fixture.html"
+    # a cut map: 130 x 300 weights kept as 65 x 100, one row in 2 and blocks of 3 positions
+    sed -e 's/^loss = cross_entropy(logits, targets)$/&\nwide = softmax(hs @ W_w)  probe "wide"/' \
+        -e 's/^param b_out .*/&\nparam W_w   : f32[H, 300] init xavier/' \
+        "$SRC/graphs/char_rnn.graph" >wide.graph
+    RUN_TIMEOUT=120
+    expect_ok "$GEXEC" train wide.graph --data text.txt --dim E=8 --dim H=16 --batch 2 --bptt 130 \
+        --steps 2 --diag wide --diag-every 1 --backend cpu-scalar --quiet
+    RUN_TIMEOUT=60
+    expect_ok "$GEXEC" report wide -o wide.html
+    check "a cut map says so, and its cells name the positions they sum" sh -c \
+        "grep -q 'cut from 130 x 300: one row in 2, 3 positions per column' wide.html &&
+         grep -q '<title>row 0, source 0[^ ]*2: ' wide.html && grep -q '<title>row 128, source 297[^ ]*299: ' wide.html"
+    ATTN=attn.html
+fi
+
 # ---- headless Chromium: the charts are laid out with data --------------------------------
 # dom_check PAGE all|CHARTS...: load the page, print what its script counted; "all": every
 # chart drawn and the title says M/M, else the named charts drawn
@@ -213,6 +276,14 @@ else
     check "chromium: the plot page is drawn" dom_check acc.html all
     if [ -n "$REAL" ]; then
         check "chromium: every chart of the real run's report is drawn" dom_check "$REAL" all
+    fi
+    if [ -n "$ATTN" ]; then
+        # a model without carries or gates: those charts say "no data"
+        check "chromium: the attention maps and the entropy chart are drawn" \
+            dom_check "$ATTN" loss attention attention_entropy
+        check "chromium: both attention maps are drawn" grep -q \
+            'data-chart="attention" data-run="attn" data-key="graph/salience"[^>]*data-drawn="[1-9]' \
+            "$ATTN.dom"
     fi
 fi
 

@@ -1,5 +1,6 @@
-/* test-stats.c: the numbers of diagnostics (stats.h): summaries and the spectrum by power
- * iteration, against values known in closed form. */
+/* test-stats.c: the numbers of diagnostics (stats.h): summaries, the entropy and kept matrix of
+ * distribution probes, and the spectrum by power iteration, against values known in closed
+ * form. */
 #include "stats.h"
 
 #include <math.h>
@@ -87,10 +88,93 @@ static void test_spectral(void **state) {
     gx_spectral_free(&s);
 }
 
+/* distribution probes have no saturation: weights near 0 and 1 are what attention does */
+static void test_stats_dist_no_saturation(void **state) {
+    (void)state;
+    float p[4] = {0.97f, 0.01f, 0.01f, 0.01f};
+    gx_summary s;
+    gx_summarize(p, GX_DTYPE_F32, 4, GX_PROBE_DIST, &s);
+    assert_true(isnan(s.saturated));
+    assert_true(fabs(s.mean - 0.25) < 1e-7);
+    assert_true(isnan(gx_saturated_fraction(p, GX_DTYPE_F32, 4, GX_PROBE_DIST)));
+    assert_true(gx_probe_saturates(GX_PROBE_SIGMOID) && gx_probe_saturates(GX_PROBE_TANH));
+    assert_false(gx_probe_saturates(GX_PROBE_PLAIN) || gx_probe_saturates(GX_PROBE_DIST));
+}
+
+/* mean entropy of rows: uniform ln S, one-hot 0, a half/half row ln 2; rows that are not
+ * distributions (a NaN, all zeros) are left out */
+static void test_stats_mean_entropy(void **state) {
+    (void)state;
+    double x[5 * 4] = {0.25, 0.25, 0.25, 0.25,   /* ln 4 */
+                       0, 1, 0, 0,               /* 0 */
+                       0.5, 0, 0.5, 0,           /* ln 2 */
+                       0, 0, 0, 0,               /* a padded step: left out */
+                       NAN, 1, 0, 0};            /* left out */
+    double want = (log(4.0) + 0 + log(2.0)) / 3;
+    assert_true(fabs(gx_mean_entropy(x, GX_DTYPE_F64, 20, 4) - want) < 1e-12);
+    assert_true(fabs(gx_mean_entropy(x, GX_DTYPE_F64, 4, 4) - log(4.0)) < 1e-12);
+    assert_true(isnan(gx_mean_entropy(x + 12, GX_DTYPE_F64, 8, 4)));
+    assert_true(isnan(gx_mean_entropy(x, GX_DTYPE_F64, 20, 0)));
+    float u[7];
+    for (int i = 0; i < 7; i++) u[i] = 1.0f / 7;
+    assert_true(fabs(gx_mean_entropy(u, GX_DTYPE_F32, 7, 7) - log(7.0)) < 1e-6);
+}
+
+/* The kept matrix: batch row 0 of a [T, B, S] tap, uncut; then a 300 x 300 one cut to 128
+ * at most: every 3rd row, columns summed in blocks of 3, rows still summing to 1. */
+static void test_stats_dist_cut(void **state) {
+    (void)state;
+    enum { T = 3, B = 2, S = 4 };
+    double x[T * B * S], out[T * S];
+    for (int i = 0; i < T * B * S; i++) x[i] = i;
+    gx_dist_cut c;
+    gx_dist_cut_init(&c, T, S, B * S, 128, 128);
+    assert_int_equal(c.rows, T);
+    assert_int_equal(c.cols, S);
+    assert_int_equal(c.row_stride, 1);
+    assert_int_equal(c.col_stride, 1);
+    gx_dist_cut_apply(&c, x, GX_DTYPE_F64, out);
+    for (int t = 0; t < T; t++)
+        for (int s = 0; s < S; s++) assert_true(out[t * S + s] == x[t * B * S + s]);   /* b = 0 */
+
+    enum { N = 300 };
+    float *big = malloc(sizeof(float) * N * N);
+    for (int r = 0; r < N; r++)
+        for (int k = 0; k < N; k++) big[r * N + k] = k == (r * 7) % N ? 0.7f : 0.3f / (N - 1);
+    gx_dist_cut_init(&c, N, N, N, 128, 128);
+    assert_int_equal(c.row_stride, 3);   /* ceil(300 / 128) */
+    assert_int_equal(c.col_stride, 3);
+    assert_int_equal(c.rows, 100);
+    assert_int_equal(c.cols, 100);
+    double *m = malloc(sizeof(double) * (size_t)c.rows * (size_t)c.cols);
+    gx_dist_cut_apply(&c, big, GX_DTYPE_F32, m);
+    for (int r = 0; r < c.rows; r++) {
+        double sum = 0;
+        for (int k = 0; k < c.cols; k++) sum += m[r * c.cols + k];
+        assert_true(fabs(sum - 1) < 1e-5);
+        /* kept row r is step 3r; its peak at (21 r) mod 300 lands in block (21 r mod 300) / 3 */
+        int peak = (r * 3 * 7) % N / 3;
+        assert_true(m[r * c.cols + peak] > 0.7);
+    }
+    /* a width that is not a multiple of the block: the last block is short */
+    gx_dist_cut_init(&c, 1, 130, 130, 128, 128);
+    assert_int_equal(c.col_stride, 2);
+    assert_int_equal(c.cols, 65);
+    gx_dist_cut_init(&c, 1, 129, 129, 128, 128);
+    assert_int_equal(c.cols, 65);   /* 64 pairs and a last single position */
+    gx_dist_cut_apply(&c, big, GX_DTYPE_F32, m);
+    assert_true(fabs(m[64] - big[128]) < 1e-9);
+    free(m);
+    free(big);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_summary),
         cmocka_unit_test(test_spectral),
+        cmocka_unit_test(test_stats_dist_no_saturation),
+        cmocka_unit_test(test_stats_mean_entropy),
+        cmocka_unit_test(test_stats_dist_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
