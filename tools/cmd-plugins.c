@@ -30,13 +30,18 @@ int cmd_plugins(const cli_opts *o) {
     }
     printf("\nops (kernels per backend; f=f32 d=f64 i=i32; 'expands': a decomposition into "
            "other ops, run on any backend):\n");
-    printf("  %-20s %-7s", "op", "grad");
+    int w = 20;   /* the op column fits the longest name */
+    for (int k = 0; k < gx_registry_n_ops(reg); k++) {
+        int n = (int)strlen(gx_registry_op_at(reg, k)->name);
+        if (n > w) w = n;
+    }
+    printf("  %-*s %-7s", w, "op", "grad");
     for (int i = 0; i < nb; i++) printf(" %-12s", gx_registry_backend_at(reg, i)->name);
     printf("\n");
     for (int k = 0; k < gx_registry_n_ops(reg); k++) {
         const gx_op *op = gx_registry_op_at(reg, k);
         int expands = gx_registry_op_expands(reg, op);
-        printf("  %-20s %-7s", op->name, op->desc.vjp ? "vjp" : expands ? "expands" : "-");
+        printf("  %-*s %-7s", w, op->name, op->desc.vjp ? "vjp" : expands ? "expands" : "-");
         for (int i = 0; i < nb && expands; i++) printf(" %-12s", "expands");
         for (int i = 0; i < nb && !expands; i++) {
             const char *bn = gx_registry_backend_at(reg, i)->name;
