@@ -54,7 +54,8 @@ typedef struct cli_verb {
     const char       *summary;
     const cli_option *options;    /* ends with {NULL}                    */
     int             (*run)(const cli_opts *o);
-    int               needs_graph;  /* 1: one positional (o->graph); 2: one or more (o->args) */
+    int               needs_graph;  /* 1: one positional (o->graph); 2: one or more (o->args);
+                                       3: any number, none included (o->args) */
 } cli_verb;
 
 /* Parse argv for `verb`; prints the error or the help and returns 0 (exit with *exit_code). */
@@ -105,5 +106,6 @@ int cmd_init(const cli_opts *o);
 int cmd_run(const cli_opts *o);
 int cmd_grad(const cli_opts *o);
 int cmd_plugins(const cli_opts *o);
+int cmd_check_op(const cli_opts *o);
 
 #endif

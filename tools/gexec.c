@@ -132,6 +132,15 @@ static const cli_option eval_opts[] = {
     {NULL, NULL, NULL},
 };
 
+static const cli_option check_op_opts[] = {
+    {"--all", NULL, "check every op of the loaded plugins"},
+    {"--backend", "NAME", "compare only this backend with cpu-scalar (cpu-scalar: only its own "
+                          "checks: gradients, f32 against f64, cells looped against unrolled)"},
+    {"--seed", "N", "seed of the random data and shape variants (default 42)"},
+    {"--shapes", "K", "random shape variants checked per example, besides its own (default 2)"},
+    {NULL, NULL, NULL},
+};
+
 static const cli_option report_opts[] = {
     {"-o", "FILE", "where to write the page (default report.html)"},
     {"--out", "FILE", "the same as -o"},
@@ -177,6 +186,9 @@ static const cli_verb verbs[] = {
      "one HTML page (several runs overlaid)", report_opts, cmd_report, 2},
     {"plot", "FILE.csv -o plot.svg|plot.html --x COL --y COL [--series COL] [--logx] [--logy]",
      "a line chart of two columns of a CSV file with a header row", plot_opts, cmd_plot, 1},
+    {"check-op", "NAME [NAME...] | --all [--backend B] [--seed N] [--shapes K]",
+     "check ops: gradients against finite differences, f32 against f64, backends against "
+     "cpu-scalar, cells looped against unrolled", check_op_opts, cmd_check_op, 3},
     {"plugins", "", "list loaded plugins, ops, backends and which (op, backend) pairs have "
      "kernels", no_opts, cmd_plugins, 0},
 };
@@ -230,7 +242,7 @@ int cli_parse(const cli_verb *v, int argc, char **argv, cli_opts *o, int *exit_c
             return 0;
         }
         if (a[0] != '-' || a[1] == '\0') {
-            if (v->needs_graph == 2 && o->n_args < CLI_MAX_ARGS) {
+            if ((v->needs_graph == 2 || v->needs_graph == 3) && o->n_args < CLI_MAX_ARGS) {
                 o->args[o->n_args++] = a;
                 if (o->graph == NULL) o->graph = a;
                 continue;
@@ -304,7 +316,7 @@ int cli_parse(const cli_verb *v, int argc, char **argv, cli_opts *o, int *exit_c
             o->extra_val[o->n_extra++] = arg;
         }
     }
-    if (v->needs_graph && o->graph == NULL) {
+    if ((v->needs_graph == 1 || v->needs_graph == 2) && o->graph == NULL) {
         /* the usage's first word names the positional: FILE.graph, CKPT, DIR, FILE.csv */
         cli_failf("gexec %s: missing %.*s (usage: gexec %s %s)", v->name,
                   (int)strcspn(v->usage, " "), v->usage, v->name, v->usage);

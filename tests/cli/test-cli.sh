@@ -539,5 +539,62 @@ for f in fuzz/params-*.safetensors; do
 done
 check "fuzz: mutated params files, $fuzz_bad crashed or misbehaved" test "$fuzz_bad" -eq 0
 
+# ---- gexec check-op (issue 8): an op's checks as a command ------------------------------------
+
+expect_ok "$GEXEC" check-op tanh lstm_cell --backend cpu-scalar --shapes 1
+check "check-op: grad, f32 and loop rows and a summary" \
+    sh -c "grep -qE '^tanh +grad +cpu-scalar +PASS' '$T/out' &&
+           grep -qE '^tanh +f32 +cpu-scalar +PASS' '$T/out' &&
+           grep -qE '^lstm_cell +loop +cpu-scalar +PASS .* ~ ' '$T/out' &&
+           grep -qE '^check-op: 2 ops, [0-9]+ checks: [0-9]+ passed, 0 failed' '$T/out'"
+expect_ok "$GEXEC" check-op matmul --backend cpu-sleef --shapes 1
+check "check-op --backend cpu-sleef: only the backend's rows" \
+    sh -c "grep -qE '^matmul +backend +cpu-sleef +PASS' '$T/out' && ! grep -qE ' grad +cpu-scalar' '$T/out'"
+expect_ok "$GEXEC" check-op cross_entropy --seed 7
+grep -v '^check-op: .* in ' "$T/out" >check-op-a.txt
+expect_ok "$GEXEC" check-op cross_entropy --seed 7
+grep -v '^check-op: .* in ' "$T/out" >check-op-b.txt
+check "check-op: the same seed gives the same table" cmp -s check-op-a.txt check-op-b.txt
+expect_fail "name the ops to check, or give --all" "$GEXEC" check-op
+expect_fail "give op names or --all, not both" "$GEXEC" check-op --all tanh
+expect_fail "unknown op 'tahn'; did you mean 'tanh'?" "$GEXEC" check-op tahn
+expect_fail "unknown backend 'cpu-slef'; did you mean 'cpu-sleef'?" \
+    "$GEXEC" check-op tanh --backend cpu-slef
+expect_fail "--shapes" "$GEXEC" check-op tanh --shapes -1
+expect_fail "--shapes" "$GEXEC" check-op tanh --shapes 2.5
+expect_fail "--shapes" "$GEXEC" check-op tanh --shapes 5000
+expect_fail "--seed" "$GEXEC" check-op tanh --seed abc
+expect_fail "did you mean '--all'" "$GEXEC" check-op --alll
+expect_fail "needs a value" "$GEXEC" check-op tanh --backend
+# a backend without a device: ctest's "skipped" (77), one line
+if "$GEXEC" plugins 2>/dev/null | grep -qE '^  vulkan '; then
+    run env VK_DRIVER_FILES=/nonexistent/icd.json "$GEXEC" check-op tanh --backend vulkan
+    check "check-op --backend vulkan without a driver: exit 77 and one line" \
+        sh -c "[ $RC -eq 77 ] && [ \$(wc -l <'$T/err') -eq 1 ] &&
+               grep -q \"backend 'vulkan' is not usable on this machine\" '$T/err'"
+fi
+# third-party ops from GEXEC_PLUGIN_PATH: a decomposition-only op passes ...
+if [ -f "$BUILD/tests/plugins/decompose/gx-test-decompose.so" ]; then
+    expect_ok env GEXEC_PLUGIN_PATH="$BUILD/tests/plugins/decompose" \
+        "$GEXEC" check-op test_swish --backend cpu-scalar
+    check "check-op: a decomposition-only plugin op is gradient-checked" \
+        grep -qE '^test_swish +grad +cpu-scalar +PASS' "$T/out"
+fi
+# ... and each check fails the op broken for it, with exit 1 and one line on stderr
+if [ -f "$BUILD/tests/broken-ops/gx-test-broken.so" ]; then
+    run env GEXEC_PLUGIN_PATH="$BUILD/tests/broken-ops" "$GEXEC" check-op broken_vjp broken_f32 \
+        broken_sleef broken_cell broken_infer --shapes 0
+    check "check-op on broken ops: exit 1, one stderr line" \
+        sh -c "[ $RC -eq 1 ] && [ \$(wc -l <'$T/err') -eq 1 ] && grep -q 'checks failed' '$T/err'"
+    check "check-op on broken ops: each check fails the op broken for it" \
+        sh -c "grep -qE '^broken_vjp +grad +cpu-scalar +FAIL .*analytic' '$T/out' &&
+               grep -qE '^broken_vjp +f32 +cpu-scalar +PASS' '$T/out' &&
+               grep -qE '^broken_f32 +f32 +cpu-scalar +FAIL' '$T/out' &&
+               grep -qE '^broken_f32 +grad +cpu-scalar +PASS' '$T/out' &&
+               grep -qE '^broken_sleef +backend +cpu-sleef +FAIL' '$T/out' &&
+               grep -qE '^broken_cell +loop +cpu-scalar +FAIL .*looped gives' '$T/out' &&
+               grep -qE '^broken_infer +grad +cpu-scalar +FAIL .*refuses every shape' '$T/out'"
+fi
+
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
