@@ -1,7 +1,7 @@
 /*
- * data-impl.h: what data.c, data-text.c, data-jsonl.c and data-task.c share and nobody else
- * needs: the per-kind constructors, file reading with `path: error:` messages, strict UTF-8
- * decoding, the splitmix64 generator and a dtype-converting store.
+ * data-impl.h: what data.c, data-text.c, data-jsonl.c and data-task.c share: the per-kind
+ * constructors, file reading with `path: error:` messages, strict UTF-8 decoding, the
+ * splitmix64 generator and a dtype-converting store.
  */
 #ifndef GX_DATA_IMPL_H
 #define GX_DATA_IMPL_H

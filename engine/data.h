@@ -11,7 +11,8 @@
  *          a list of numbers, or a list of lists). Sequences shorter than the input's time axis
  *          (axis 1) are zero-padded; a graph input `mask` (f32[B, T]) or `lengths` (i32[B]) that
  *          the file does not provide is made from the length of the sequence fields.
- *   task   a synthetic task generated from the seed (copy, parity, adding); see data-task.c.
+ *   task   a synthetic task generated from the seed (copy, parity, adding; and the seq2seq
+ *          tasks reverse and sort, whose validation batches decode greedily); see data-task.c.
  *
  * Batches are a pure function of (data set, split, batch index): the trainer's data cursor is
  * the batch index, so a resumed run sees exactly the batches it would have seen.
@@ -76,9 +77,32 @@ struct gx_dataset {
 /* Open `path` as text (any extension but .jsonl) or JSONL (.jsonl). */
 gx_status gx_data_open(const char *path, const gx_data_opts *o, gx_dataset **out, gx_diag *d);
 /* A synthetic task: "copy", "copy:gap=20,length=5,symbols=8", "parity:length=10",
- * "adding:length=50". Unknown tasks or keys are errors that list what exists. */
+ * "adding:length=50", "reverse:min=1,max=12,eval_min=9,eval_max=12" (or "sort:..."). Unknown
+ * tasks or keys are errors that list what exists. */
 gx_status gx_data_task(const char *spec, const gx_data_opts *o, gx_dataset **out, gx_diag *d);
 void      gx_data_free(gx_dataset *ds);
+
+/* ---- seq2seq tasks (reverse, sort; data-task.c): prompts for `gexec sample` ---- */
+
+/* The vocabulary of a seq2seq task: ids [0, n_symbols) are the symbols (the digits), then the
+ * markers pad, bos, eos; max_len is S, the longest source. */
+typedef struct gx_task_codec {
+    int32_t n_symbols, pad, bos, eos;
+    int64_t max_len;
+} gx_task_codec;
+
+/* 1 and *out filled when ds is a seq2seq task, else 0 */
+int gx_data_task_codec(const gx_dataset *ds, gx_task_codec *out);
+/* Fill graph input `name` (src, mask, dec_in, targets, force) as a validation batch would be,
+ * every row holding the source `text` (digits only, 1 to S of them): force is 1 at t = 0 only,
+ * so the graph decodes greedily. A symbol outside the vocabulary, an empty or too long text,
+ * an unknown field or a shape the task cannot fill is an error. */
+gx_status gx_data_task_prompt(gx_dataset *ds, const char *text, const char *name,
+                              const gx_tensor_info *info, void *dst, gx_diag *d);
+/* The text of ids[0 .. n) up to the first EOS: digits as themselves, PAD and BOS as <pad> and
+ * <bos>, anything else <?>; NUL-terminated in out (cap bytes), returns its length. */
+size_t gx_data_task_decode(const gx_dataset *ds, const int32_t *ids, int64_t n, char *out,
+                           size_t cap);
 
 /* ---- text specifics (sampling and checkpoints need the vocabulary) ---- */
 

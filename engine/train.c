@@ -174,7 +174,7 @@ static gx_status open_data(gx_trainer *t, gx_diag *d) {
     if (c->task) return gx_data_task(c->task, &o, &t->data, d);
     if (c->data) return gx_data_open(c->data, &o, &t->data, d);
     return gx_diag_set(d, GX_ERR_INVALID, "%s: no training data: give --data FILE (a text or "
-                       ".jsonl file) or --task SPEC (copy, parity, adding), or set data = \"...\" "
+                       ".jsonl file) or --task SPEC (copy, parity, adding, reverse, sort), or set data = \"...\" "
                        "in the graph's train block", t->path);
 }
 

@@ -1,12 +1,15 @@
 /*
  * cmd-sample.c: the verbs that use a trained checkpoint of a character model:
  * `gexec sample` (generate text) and `gexec eval` (loss on a text in nats and bits per char).
- * Both rebuild the model from the graph text stored in the checkpoint.
+ * Both rebuild the model from the graph text stored in the checkpoint. `gexec sample` also
+ * decodes with a model trained on a sequence-to-sequence task (reverse, sort): the prompt is
+ * the source, and the graph decodes greedily in one run (see sample_s2s).
  */
 #include "cli.h"
 #include "data.h"
 #include "init.h"
 #include "train.h"
+/* the seq2seq prompt hooks only: init.h's gx_rng_next is not data-impl.h's */
 
 #include <errno.h>
 #include <math.h>
@@ -70,11 +73,12 @@ static size_t value_bytes(const gx_graph *g, gx_val v) {
 
 /* Load ck, lower its graph (dims overridden by `over`), plan it for the loss or the logits. */
 static gx_status model_open(model *m, gx_registry *reg, const char *path, const gx_dim_binding *over,
-                            int n_over, int want_logits, const char *backend, gx_diag *d) {
+                            int n_over, int want_logits, int need_vocab, const char *backend,
+                            gx_diag *d) {
     memset(m, 0, sizeof *m);
     m->logits = GX_VAL_NONE;
     gx_status st = gx_checkpoint_read(path, &m->ck, d);
-    if (st == GX_OK && m->ck->vocab.n == 0)
+    if (st == GX_OK && need_vocab && m->ck->vocab.n == 0)
         st = gx_diag_set(d, GX_ERR_INVALID, "%s: error: the checkpoint has no vocabulary: it was "
                          "not trained on text (data %s)", path, gx_st_meta(m->ck->file, "gexec.data"));
     if (st == GX_OK) st = gx_checkpoint_graph(m->ck, reg, over, n_over, &m->g, d);
@@ -125,6 +129,102 @@ static int32_t input_index(const gx_graph *g, const char *name) {
     return -1;
 }
 
+/* ---- sample: sequence to sequence ---- */
+
+/* The seq2seq task a checkpoint was trained on (its "gexec.data" is a task spec such as
+ * "reverse:max=12"), opened for one row; NULL for any other data. */
+static gx_dataset *s2s_task(const gx_checkpoint *ck) {
+    const char *spec = gx_st_meta(ck->file, "gexec.data");
+    gx_data_opts o = {.batch = 1, .seed = ck->seed};
+    gx_dataset *ds = NULL;
+    gx_diag d;
+    gx_diag_init(&d);
+    gx_task_codec c;
+    if (spec == NULL || gx_data_task(spec, &o, &ds, &d) != GX_OK) return NULL;
+    if (!gx_data_task_codec(ds, &c)) {
+        gx_data_free(ds);
+        return NULL;
+    }
+    return ds;
+}
+
+/* the first index of the largest value, NaN counting as largest (as the argmax op does, so the
+ * ids printed are the ids the graph fed back) */
+static int32_t argmax_row(const double *x, int32_t n) {
+    int32_t best = 0;
+    for (int32_t i = 1; i < n; i++)
+        if (!isnan(x[best]) && (isnan(x[i]) || x[i] > x[best])) best = i;
+    return best;
+}
+
+/*
+ * gexec sample CKPT --prime 31415 on a seq2seq model: the graph lowered for one row, its data
+ * inputs filled by the task from the prompt as a validation batch would be (force 1 at t = 0
+ * only, so from then on the graph feeds back its own argmax), one run, then the argmax of
+ * `logits` [1, T, V] at every step, printed up to EOS.
+ */
+static int sample_s2s(const cli_opts *o, gx_registry *reg, const gx_checkpoint *probe,
+                      gx_dataset *task) {
+    const char *prime = opt(o, "--prime");
+    if (prime == NULL)
+        return cli_failf("gexec sample: %s is a sequence-to-sequence model (task %s): give the "
+                         "source with --prime, e.g. --prime 31415", o->graph, task->source);
+    if (opt(o, "--temperature") || opt(o, "--top-k"))
+        return cli_failf("gexec sample: %s decodes greedily (a sequence-to-sequence model); "
+                         "--temperature and --top-k are for character models", o->graph);
+    gx_diag d;
+    gx_diag_init(&d);
+    gx_dim_binding over[1];
+    int n_over = 0;
+    if (ck_has_dim(probe, "B")) over[n_over++] = (gx_dim_binding){"B", 1};
+    model m;
+    gx_status st = model_open(&m, reg, o->graph, over, n_over, 1, 0, o->backend, &d);
+    gx_task_codec c;
+    gx_data_task_codec(task, &c);
+    const gx_tensor_info *li = st == GX_OK ? &m.g->values[m.logits].info : NULL;
+    if (li && (li->shape.ndim != 3 || li->shape.dims[0] != 1 || li->shape.dims[2] != c.eos + 1 ||
+               li->dtype == GX_DTYPE_I32)) {
+        char shape[160];
+        st = gx_diag_set(&d, GX_ERR_INVALID, "%s: error: gexec sample needs float 'logits' [B, T, "
+                         "V] from a seq2seq graph (V = %d, B = 1 here), got %s%s", o->graph,
+                         (int)(c.eos + 1), gx_dtype_name(li->dtype),
+                         gx_shape_str(&li->shape, shape, sizeof shape));
+    }
+    /* data inputs from the prompt; states (none in seq2seq_attention.graph) stay zero */
+    for (int32_t i = 0; st == GX_OK && i < m.g->n_inputs; i++) {
+        const gx_named *in = &m.g->inputs[i];
+        if (in->zero_default || in->next != GX_VAL_NONE) continue;
+        st = gx_data_task_prompt(task, prime, in->name, &m.g->values[in->val].info, m.feed[i], &d);
+    }
+    if (st == GX_OK) st = model_run(&m, &d);
+    int64_t T = li ? li->shape.dims[1] : 0, V = li ? li->shape.dims[2] : 0;
+    void *raw = st == GX_OK ? malloc(value_bytes(m.g, m.logits) + 1) : NULL;
+    double *row = st == GX_OK ? malloc(sizeof(double) * (size_t)(V + 1)) : NULL;
+    int32_t *ids = st == GX_OK ? malloc(sizeof(int32_t) * (size_t)(T + 1)) : NULL;
+    char *text = st == GX_OK ? malloc((size_t)T * 8 + 1) : NULL;
+    if (st == GX_OK && (!raw || !row || !ids || !text))
+        st = gx_diag_set(&d, GX_ERR_NOMEM, "out of memory");
+    if (st == GX_OK) st = gx_exec_read(m.e, m.logits, raw, value_bytes(m.g, m.logits), &d);
+    for (int64_t t = 0; st == GX_OK && t < T; t++) {
+        for (int64_t k = 0; k < V; k++)
+            row[k] = li->dtype == GX_DTYPE_F64 ? ((double *)raw)[t * V + k]
+                                               : ((float *)raw)[t * V + k];
+        ids[t] = argmax_row(row, (int32_t)V);
+    }
+    if (st == GX_OK) {
+        gx_data_task_decode(task, ids, T, text, (size_t)T * 8 + 1);
+        printf("%s\n", text);
+        fflush(stdout);
+    }
+    free(raw);
+    free(row);
+    free(ids);
+    free(text);
+    int rc = st == GX_OK ? 0 : cli_fail(&d);
+    model_free(&m);
+    return rc;
+}
+
 /* ---- sample ---- */
 
 /* draw from softmax(logits / temperature) over the top_k largest (0: all) */
@@ -170,12 +270,20 @@ int cmd_sample(const cli_opts *o) {
     /* one stream, one step at a time */
     gx_checkpoint *probe = NULL;
     gx_status st = gx_checkpoint_read(o->graph, &probe, &d);
+    gx_dataset *task = st == GX_OK && probe->vocab.n == 0 ? s2s_task(probe) : NULL;
+    if (task) {
+        int rc = sample_s2s(o, reg, probe, task);
+        gx_data_free(task);
+        gx_checkpoint_free(probe);
+        gx_registry_free(reg);
+        return rc;
+    }
     gx_dim_binding over[2];
     int n_over = 0;
     if (st == GX_OK && ck_has_dim(probe, "B")) over[n_over++] = (gx_dim_binding){"B", 1};
     if (st == GX_OK && ck_has_dim(probe, "T")) over[n_over++] = (gx_dim_binding){"T", 1};
     gx_checkpoint_free(probe);
-    if (st == GX_OK) st = model_open(&m, reg, o->graph, over, n_over, 1, o->backend, &d);
+    if (st == GX_OK) st = model_open(&m, reg, o->graph, over, n_over, 1, 1, o->backend, &d);
     else memset(&m, 0, sizeof m);
     int32_t tok = -1;
     const gx_vocab *v = st == GX_OK ? &m.ck->vocab : NULL;
@@ -250,7 +358,7 @@ int cmd_eval(const cli_opts *o) {
     gx_diag_init(&d);
     model m;
     gx_dataset *ds = NULL;
-    gx_status st = model_open(&m, reg, o->graph, NULL, 0, 0, o->backend, &d);
+    gx_status st = model_open(&m, reg, o->graph, NULL, 0, 0, 1, o->backend, &d);
     int32_t itok = -1, itgt = -1;
     if (st == GX_OK) {
         itok = input_index(m.g, "tokens");

@@ -46,7 +46,8 @@ static const cli_option no_opts[] = {{NULL, NULL, NULL}};
 static const cli_option train_opts[] = {
     {"--data", "FILE", "training data: a text file (character level) or a .jsonl file"},
     {"--task", "SPEC", "a synthetic task instead: copy[:gap=20,length=5,symbols=8], "
-                       "parity[:length=10], adding[:length=50]"},
+                       "parity[:length=10], adding[:length=50], "
+                       "reverse[:min=1,max=12,eval_min=9,eval_max=12], sort[:...]"},
     {"--steps", "N", "training steps (default: one epoch)"},
     {"--epochs", "N", "passes over the data, when --steps is not given"},
     {"--batch", "B", "sequences (text: parallel streams) per batch (binds dim B)"},
@@ -104,7 +105,8 @@ static const cli_option bench_opts[] = {
     {NULL, NULL, NULL},
 };
 static const cli_option sample_opts[] = {
-    {"--prime", "TEXT", "text to start from (default: a newline, or the first symbol)"},
+    {"--prime", "TEXT", "text to start from (default: a newline, or the first symbol); for a "
+                        "seq2seq checkpoint (reverse, sort): the source to decode greedily"},
     {"--length", "N", "symbols to generate (default 500)"},
     {"--temperature", "X", "softmax temperature (default 1; lower is more conservative)"},
     {"--top-k", "K", "sample only among the K most likely symbols (default: all)"},
@@ -178,7 +180,8 @@ static const cli_verb verbs[] = {
      "time training and inference steps: tokens/s, ms per step, GFLOP/s, peak memory",
      bench_opts, cmd_bench, 1},
     {"sample", "CKPT [--prime TEXT] [--length N] [--temperature T] [--top-k K]",
-     "generate text from a checkpoint of a character model", sample_opts, cmd_sample, 1},
+     "generate text from a character model, or decode a source with a seq2seq model",
+     sample_opts, cmd_sample, 1},
     {"eval", "CKPT --data FILE [--all]", "loss of a checkpoint on text, in nats and bits per "
      "character", eval_opts, cmd_eval, 1},
     {"dot", "FILE.graph [--backward]", "print the graph as Graphviz text", dot_opts, cmd_dot, 1},

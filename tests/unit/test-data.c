@@ -3,7 +3,9 @@
  * streams and targets on a tiny file, UTF-8 and bytes modes, splits, every open error with its
  * position, checkpoint vocabularies, encode/decode. JSONL: values, padding, mask/lengths,
  * shuffling (a permutation per epoch, deterministic), and each kind of malformed file. Tasks:
- * the structure of copy, parity and adding batches, determinism, spec errors.
+ * the structure of copy, parity and adding batches, determinism, spec errors; the seq2seq
+ * tasks (reverse, sort): every field of every row, the training and held-out length ranges,
+ * teacher forcing only in training, and the prompt hooks of gexec sample.
  * Fixtures are written into a mkdtemp directory under /tmp.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -20,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "data.h"
+#include "data-impl.h"
 
 static char g_dir[64];
 
@@ -717,6 +719,250 @@ static void test_data_task_errors(void **state) {
     assert_msg(&d, "batch size", NULL);
 }
 
+// ---- seq2seq tasks ----
+
+enum { PAD = 10, BOS = 11, EOS = 12 };
+
+/* One batch of a seq2seq task, every field. */
+typedef struct s2s_batch {
+    int64_t B, S, T;
+    int32_t src[64 * 16], dec_in[64 * 17], targets[64 * 17], force[64 * 17];
+    float   mask[64 * 16];
+} s2s_batch;
+
+static void s2s_fill(gx_dataset *ds, gx_split split, uint64_t index, s2s_batch *x) {
+    fill_ok(ds, split, index, "src", info2(GX_DTYPE_I32, x->B, x->S), x->src);
+    fill_ok(ds, split, index, "mask", info2(GX_DTYPE_F32, x->B, x->S), x->mask);
+    fill_ok(ds, split, index, "dec_in", info2(GX_DTYPE_I32, x->B, x->T), x->dec_in);
+    fill_ok(ds, split, index, "targets", info2(GX_DTYPE_I32, x->B, x->T), x->targets);
+    fill_ok(ds, split, index, "force", info2(GX_DTYPE_I32, x->B, x->T), x->force);
+}
+
+/* Every row of x is a well-formed example of the task (reverse: sorted = 0): returns the
+ * lengths seen as a bit set. greedy: force only at t = 0. */
+static uint64_t s2s_check(const s2s_batch *x, int sorted, int greedy) {
+    uint64_t lengths = 0;
+    for (int64_t b = 0; b < x->B; b++) {
+        const int32_t *src = x->src + b * x->S, *dec = x->dec_in + b * x->T,
+                      *tgt = x->targets + b * x->T, *force = x->force + b * x->T;
+        const float *mask = x->mask + b * x->S;
+        int64_t L = 0;
+        while (L < x->S && mask[L] == 1.0f) L++;
+        assert_true(L >= 1);
+        lengths |= 1ull << L;
+        int counts[10] = {0};
+        for (int64_t p = 0; p < x->S; p++) {
+            if (p < L) {
+                assert_in_range(src[p], 0, 9);
+                counts[src[p]]++;
+            } else {
+                assert_true(mask[p] == 0.0f);   /* padding after the string only */
+                assert_int_equal(src[p], PAD);
+            }
+        }
+        for (int64_t p = 0; p < L; p++) {
+            assert_in_range(tgt[p], 0, 9);
+            counts[tgt[p]]--;
+            if (sorted && p > 0) assert_true(tgt[p - 1] <= tgt[p]);
+            if (!sorted) assert_int_equal(tgt[p], src[L - 1 - p]);
+        }
+        for (int k = 0; k < 10; k++) assert_int_equal(counts[k], 0);   /* the same digits */
+        assert_int_equal(tgt[L], EOS);
+        assert_int_equal(dec[0], BOS);
+        for (int64_t p = 1; p <= L; p++) assert_int_equal(dec[p], tgt[p - 1]);
+        for (int64_t p = L + 1; p < x->T; p++) {
+            assert_int_equal(tgt[p], -1);
+            assert_int_equal(dec[p], PAD);
+        }
+        for (int64_t p = 0; p < x->T; p++) assert_int_equal(force[p], greedy ? p == 0 : 1);
+    }
+    return lengths;
+}
+
+/* lengths in [lo, hi] as a bit set */
+static uint64_t span(int lo, int hi) {
+    uint64_t m = 0;
+    for (int k = lo; k <= hi; k++) m |= 1ull << k;
+    return m;
+}
+
+static void test_data_task_reverse(void **state) {
+    (void)state;
+    gx_dataset *ds = task_ok("reverse:min=2,max=7,eval_min=6", 64, 3);
+    const char *names[] = {"T", "S", "V"};
+    int64_t values[] = {8, 7, 13};
+    assert_int_equal(ds->vt->n_binds(ds), 3);
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(ds->vt->bind(ds, i).name, names[i]);
+        assert_int_equal(ds->vt->bind(ds, i).value, values[i]);
+    }
+    assert_int_equal(ds->vt->n_fields(ds), 5);
+    assert_int_equal(ds->vt->n_batches(ds, GX_SPLIT_VAL), 16);
+    gx_data_field f = ds->vt->field(ds, 1);
+    assert_string_equal(f.name, "mask");
+    assert_int_equal(f.shape.dims[1], 7);   /* [B, S] */
+    static s2s_batch x = {.B = 64, .S = 7, .T = 8};
+    uint64_t train = 0, val = 0;
+    for (uint64_t k = 0; k < 4; k++) {
+        s2s_fill(ds, GX_SPLIT_TRAIN, 100 + k, &x);
+        train |= s2s_check(&x, 0, 0);
+        s2s_fill(ds, GX_SPLIT_VAL, k, &x);
+        val |= s2s_check(&x, 0, 1);
+    }
+    assert_true(train == span(2, 7));   /* every length occurs, and no other */
+    assert_true(val == span(6, 7));     /* held out: only the long ones */
+    gx_diag d;
+    assert_int_equal(fill(ds, GX_SPLIT_TRAIN, 0, "src", info2(GX_DTYPE_I32, 64, 8), x.src, &d),
+                     GX_ERR_SHAPE);
+    assert_msg(&d, "'src' is i32[64, 8]", "task reverse gives i32[64, 7]", NULL);
+    gx_data_free(ds);
+    /* defaults: lengths 1 to 12 in training, the 4 longest held out */
+    ds = task_ok("reverse", 64, 0);
+    assert_int_equal(ds->vt->bind(ds, 0).value, 13);
+    assert_int_equal(ds->vt->bind(ds, 1).value, 12);
+    static s2s_batch y = {.B = 64, .S = 12, .T = 13};
+    train = val = 0;
+    for (uint64_t k = 0; k < 16; k++) {
+        s2s_fill(ds, GX_SPLIT_TRAIN, k, &y);
+        train |= s2s_check(&y, 0, 0);
+        s2s_fill(ds, GX_SPLIT_VAL, k, &y);
+        val |= s2s_check(&y, 0, 1);
+    }
+    assert_true(train == span(1, 12));
+    assert_true(val == span(9, 12));
+    gx_data_free(ds);
+    /* eval_max past max: held-out strings longer than any training one; S covers them */
+    ds = task_ok("reverse:max=5,eval_max=9", 64, 1);
+    assert_int_equal(ds->vt->bind(ds, 1).value, 9);
+    static s2s_batch z = {.B = 64, .S = 9, .T = 10};
+    train = val = 0;
+    for (uint64_t k = 0; k < 4; k++) {
+        s2s_fill(ds, GX_SPLIT_TRAIN, k, &z);
+        train |= s2s_check(&z, 0, 0);
+        s2s_fill(ds, GX_SPLIT_VAL, k, &z);
+        val |= s2s_check(&z, 0, 1);
+    }
+    assert_true(train == span(1, 5));
+    assert_true(val == span(6, 9));
+    gx_data_free(ds);
+}
+
+static void test_data_task_sort(void **state) {
+    (void)state;
+    gx_dataset *ds = task_ok("sort:min=3,max=9", 64, 11);
+    static s2s_batch x = {.B = 64, .S = 9, .T = 10};
+    uint64_t train = 0, val = 0;
+    for (uint64_t k = 0; k < 4; k++) {
+        s2s_fill(ds, GX_SPLIT_TRAIN, k, &x);
+        train |= s2s_check(&x, 1, 0);
+        s2s_fill(ds, GX_SPLIT_VAL, k, &x);
+        val |= s2s_check(&x, 1, 1);
+    }
+    assert_true(train == span(3, 9));
+    assert_true(val == span(6, 9));
+    gx_data_free(ds);
+}
+
+static void test_data_task_s2s_determinism(void **state) {
+    (void)state;
+    gx_dataset *a = task_ok("reverse:max=8", 16, 42), *b = task_ok("reverse:max=8", 16, 42);
+    gx_dataset *c = task_ok("reverse:max=8", 16, 43);
+    static s2s_batch x = {.B = 16, .S = 8, .T = 9}, y = {.B = 16, .S = 8, .T = 9};
+    s2s_fill(a, GX_SPLIT_TRAIN, 9, &x);
+    s2s_fill(b, GX_SPLIT_TRAIN, 9, &y);
+    assert_memory_equal(&x, &y, sizeof x);   /* same seed and index: same batch */
+    s2s_fill(c, GX_SPLIT_TRAIN, 9, &y);
+    assert_memory_not_equal(x.src, y.src, sizeof x.src);
+    s2s_fill(a, GX_SPLIT_TRAIN, 10, &y);
+    assert_memory_not_equal(x.src, y.src, sizeof x.src);
+    s2s_fill(a, GX_SPLIT_VAL, 2, &x);        /* validation wraps at 16 batches */
+    s2s_fill(b, GX_SPLIT_VAL, 18, &y);
+    assert_memory_equal(&x, &y, sizeof x);
+    gx_data_free(a);
+    gx_data_free(b);
+    gx_data_free(c);
+}
+
+static void test_data_task_s2s_errors(void **state) {
+    (void)state;
+    gx_data_opts o = opts(4, 0, 0.0);
+    struct {
+        const char *spec, *want[3];
+    } cases[] = {
+        {"reverse:min=5,max=3", {"task reverse: min (5) is larger than max (3)", NULL, NULL}},
+        {"sort:eval_min=8,eval_max=4", {"eval_min (8) is larger than eval_max (4)", NULL, NULL}},
+        {"reverse:len=3", {"no key 'len'", "min, max, eval_min, eval_max", NULL}},
+        {"reverse:max=0", {"max must be an integer in [1,", NULL, NULL}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gx_diag d;
+        gx_diag_init(&d);
+        gx_dataset *ds = NULL;
+        assert_int_not_equal(gx_data_task(cases[i].spec, &o, &ds, &d), GX_OK);
+        assert_null(ds);
+        for (int k = 0; k < 3 && cases[i].want[k]; k++) assert_msg(&d, cases[i].want[k], NULL);
+    }
+}
+
+/* gexec sample's hooks: a prompt fills the fields as a greedy validation row would be */
+static void test_data_task_s2s_prompt(void **state) {
+    (void)state;
+    gx_dataset *ds = task_ok("reverse:max=6", 2, 5);
+    gx_task_codec c;
+    assert_int_equal(gx_data_task_codec(ds, &c), 1);
+    assert_int_equal(c.n_symbols, 10);
+    assert_int_equal(c.eos, EOS);
+    assert_int_equal(c.max_len, 6);
+    static s2s_batch x = {.B = 2, .S = 6, .T = 7};
+    const char *fields[] = {"src", "mask", "dec_in", "targets", "force"};
+    void *dst[] = {x.src, x.mask, x.dec_in, x.targets, x.force};
+    gx_diag d;
+    for (int i = 0; i < 5; i++) {
+        gx_tensor_info info = info2(i == 1 ? GX_DTYPE_F32 : GX_DTYPE_I32, 2, i < 2 ? 6 : 7);
+        gx_diag_init(&d);
+        assert_int_equal(gx_data_task_prompt(ds, "31415", fields[i], &info, dst[i], &d), GX_OK);
+    }
+    assert_true(s2s_check(&x, 0, 1) == span(5, 5));
+    const int32_t want_src[] = {3, 1, 4, 1, 5, PAD}, want_tgt[] = {5, 1, 4, 1, 3, EOS, -1};
+    for (int b = 0; b < 2; b++) {   /* every row holds the prompt */
+        assert_memory_equal(x.src + b * 6, want_src, sizeof want_src);
+        assert_memory_equal(x.targets + b * 7, want_tgt, sizeof want_tgt);
+    }
+    char text[64];
+    const int32_t ids[] = {5, 1, 4, 1, 3, EOS, 7, 7};
+    assert_int_equal(gx_data_task_decode(ds, ids, 8, text, sizeof text), 5);
+    assert_string_equal(text, "51413");
+    const int32_t odd[] = {2, PAD, BOS, 99};
+    gx_data_task_decode(ds, odd, 4, text, sizeof text);   /* no EOS: all of it */
+    assert_string_equal(text, "2<pad><bos><?>");
+    assert_int_equal(gx_data_task_decode(ds, ids, 8, text, 3), 2);   /* cut to fit */
+    assert_string_equal(text, "51");
+    gx_tensor_info si = info2(GX_DTYPE_I32, 2, 6);
+    struct {
+        const char *text, *want;
+    } bad[] = {
+        {"12a4", "'a' (byte 2) is not in the vocabulary of task reverse (the digits 0-9)"},
+        {"1234567", "has 7 digits, more than the 6 source positions"},
+        {"", "the prompt is empty"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        gx_diag_init(&d);
+        assert_int_equal(gx_data_task_prompt(ds, bad[i].text, "src", &si, x.src, &d),
+                         GX_ERR_INVALID);
+        assert_msg(&d, bad[i].want, NULL);
+    }
+    gx_diag_init(&d);
+    assert_int_equal(gx_data_task_prompt(ds, "12", "tokens", &si, x.src, &d), GX_ERR_NOT_FOUND);
+    assert_msg(&d, "no field 'tokens'", "src, mask, dec_in, targets, force", NULL);
+    gx_data_free(ds);
+    ds = task_ok("copy", 2, 5);   /* not a seq2seq task */
+    assert_int_equal(gx_data_task_codec(ds, &c), 0);
+    gx_diag_init(&d);
+    assert_int_equal(gx_data_task_prompt(ds, "12", "src", &si, x.src, &d), GX_ERR_INVALID);
+    assert_msg(&d, "not a sequence-to-sequence task", NULL);
+    gx_data_free(ds);
+}
+
 // ---- main ----
 
 static int setup(void **state) {
@@ -758,6 +1004,11 @@ int main(void) {
         cmocka_unit_test(test_data_task_adding),
         cmocka_unit_test(test_data_task_determinism),
         cmocka_unit_test(test_data_task_errors),
+        cmocka_unit_test(test_data_task_reverse),
+        cmocka_unit_test(test_data_task_sort),
+        cmocka_unit_test(test_data_task_s2s_determinism),
+        cmocka_unit_test(test_data_task_s2s_errors),
+        cmocka_unit_test(test_data_task_s2s_prompt),
     };
     return cmocka_run_group_tests_name("data", tests, setup, teardown);
 }
