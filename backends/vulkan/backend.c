@@ -30,6 +30,7 @@ static void vk_deinit(void *ctx) {
         if (c->recording) vk_submit(c);
         if (c->in_flight) vk_sync(c);
         c->vk.DeviceWaitIdle(c->device);
+        vk_prof_report(c);
         vk_record_deinit(c);
         vk_memory_deinit(c);
     }

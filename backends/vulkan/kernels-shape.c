@@ -23,7 +23,7 @@
 
 #include "sh_copy_spv.h"
 
-static const vk_shader sh_copy = VK_SHADER(sh_copy_spv);
+const vk_shader vk_sh_copy = VK_SHADER(sh_copy_spv);   /* vk-record.c's too (vk.h) */
 
 #define SH_MAX_DOMAIN GX_MAX_DIMS
 /* the shader indexes with 32-bit unsigned arithmetic and a grid-stride loop adds up to the
@@ -134,7 +134,7 @@ static gx_status sh_run_copy(const gx_kernel_args *a, const char *op, const gx_t
         p.sstride[k] = (uint32_t)c->sstride[k];
         p.dstride[k] = (uint32_t)c->dstride[k];
     }
-    vk_launch l = {.shader = &sh_copy, .n_spec = 1, .n_bind = 2, .bind = {x, y},
+    vk_launch l = {.shader = &vk_sh_copy, .n_spec = 1, .n_bind = 2, .bind = {x, y},
                    .writes = 1u << 1, .push = &p, .push_bytes = sizeof p,
                    .groups = {vk_groups(a->backend_ctx, (uint64_t)n, 256), 1, 1}};
     if (c->pad_dim >= 0) {

@@ -30,7 +30,8 @@
     X(CreatePipelineLayout) X(DestroyPipelineLayout) X(CreateDescriptorSetLayout)                \
     X(DestroyDescriptorSetLayout) X(CreateDescriptorPool) X(DestroyDescriptorPool)               \
     X(AllocateDescriptorSets) X(FreeDescriptorSets) X(UpdateDescriptorSets)                      \
-    X(CreatePipelineCache) X(DestroyPipelineCache)
+    X(CreatePipelineCache) X(DestroyPipelineCache) X(CreateQueryPool) X(DestroyQueryPool)        \
+    X(CmdResetQueryPool) X(CmdWriteTimestamp) X(GetQueryPoolResults)
 
 typedef struct vk_fns {
     PFN_vkGetInstanceProcAddr GetInstanceProcAddr;
@@ -94,6 +95,31 @@ typedef struct vk_dset {
 
 #define VK_MAX_ACCESS 512
 
+/* GEXEC_VULKAN_PROFILE: GPU time per (shader, workgroup count), from a timestamp after every
+ * command of a batch (commands are then serialized by a barrier each) */
+#define VK_PROF_QUERIES 16384
+#define VK_PROF_ROWS    512
+typedef struct vk_prof_row {
+    const char *name;
+    uint32_t    groups;
+    uint64_t    count;
+    double      ns;
+} vk_prof_row;
+typedef struct vk_prof {
+    VkQueryPool  pool;
+    double       period_ns;          /* ns per timestamp tick                                */
+    uint64_t     mask;               /* the queue's valid timestamp bits                      */
+    uint32_t     n_q;                /* timestamps written in the open batch (0: the start)   */
+    uint32_t     dropped;            /* commands past VK_PROF_QUERIES (not timed)             */
+    const char  *label[VK_PROF_QUERIES];
+    uint32_t     label_groups[VK_PROF_QUERIES];
+    vk_prof_row  row[VK_PROF_ROWS];
+    int32_t      n_row;
+    uint64_t     n_batches;
+    double       busy_ns;            /* first to last timestamp, summed over batches          */
+    uint64_t     ts[VK_PROF_QUERIES]; /* a completed batch's timestamps                      */
+} vk_prof;
+
 typedef struct vk_ctx {
     const gx_host_api *api;
     vk_fns             vk;
@@ -131,7 +157,14 @@ typedef struct vk_ctx {
     int32_t            n_commands;    /* recorded into the open batch                       */
     vk_access          access[VK_MAX_ACCESS];
     int32_t            n_access;
+    /* copies not yet recorded: consecutive vk_copy calls between the same two buffers that need
+     * no barrier wait here, and are recorded together (vk-record.c, flush_copies): a run of
+     * equally strided rows (a loop moves its [B, T, ...] slices row by row) as one dispatch */
+    VkBuffer           pend_src, pend_dst;
+    VkBufferCopy      *pend;
+    int32_t            n_pend, cap_pend;
     uint64_t           n_barriers, n_dispatches, n_submits;
+    vk_prof           *prof;          /* GEXEC_VULKAN_PROFILE, else NULL                    */
 
     /* pipelines and descriptors */
     VkDescriptorSetLayout set_layout[VK_MAX_BINDINGS + 1];
@@ -173,6 +206,12 @@ gx_status vk_begin(void *ctx);
 /* order a command with these accesses after the batch's earlier conflicting ones (a barrier
  * when one reads what an earlier one wrote, or writes what an earlier one read or wrote) */
 void      vk_order(vk_ctx *c, const vk_access *acc, int32_t n);
+/* record a buffer-to-buffer copy, joined with the pending ones when it can be */
+gx_status vk_record_copy(vk_ctx *c, VkBuffer src, VkBuffer dst, const VkBufferCopy *region,
+                         const vk_access acc[2]);
 void      vk_forget_buffer(vk_ctx *c, VkBuffer buffer);   /* drop cached descriptor sets */
+/* GEXEC_VULKAN_PROFILE: a timestamp after the command just recorded, labelled (name, groups) */
+void      vk_prof_mark(vk_ctx *c, const char *name, uint32_t groups);
+void      vk_prof_report(vk_ctx *c);   /* the table, on stderr */
 
 #endif

@@ -250,7 +250,7 @@ void vk_buffer_free(void *ctx, void *buf) {
     vk_buf *vb = buf;
     if (vb == NULL) return;
     /* commands in the open or submitted batch may still use it */
-    if (c->recording && c->n_commands > 0) vk_submit(c);
+    if (c->recording && (c->n_commands > 0 || c->n_pend > 0)) vk_submit(c);
     vk_sync(c);
     vk_forget_buffer(c, vb->buffer);
     c->vk.DestroyBuffer(c->device, vb->buffer, NULL);
@@ -309,6 +309,7 @@ gx_status vk_write(void *ctx, void *buf, uint64_t offset, const void *src, uint6
     VkBufferCopy region = {.srcOffset = so, .dstOffset = offset, .size = bytes};
     c->vk.CmdCopyBuffer(c->cmd, s->buffer, vb->buffer, 1, &region);
     c->n_commands++;
+    vk_prof_mark(c, "(upload)", 0);
     return GX_OK;
 }
 
@@ -338,6 +339,7 @@ gx_status vk_read_many(void *ctx, int32_t n, void *const *bufs, const uint64_t *
         vk_order(c, &acc, 1);
         VkBufferCopy region = {.srcOffset = offsets[i], .dstOffset = at, .size = bytes[i]};
         c->vk.CmdCopyBuffer(c->cmd, vb->buffer, c->download.buffer, 1, &region);
+        vk_prof_mark(c, "(download)", 0);
         at += (bytes[i] + 15) & ~(VkDeviceSize)15;
     }
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
@@ -370,9 +372,6 @@ gx_status vk_copy(void *ctx, void *dst, uint64_t dst_offset, void *src, uint64_t
     GX_TRY(vk_open(c));
     vk_access acc[2] = {{s->buffer, src_offset, src_offset + bytes, 0},
                         {d->buffer, dst_offset, dst_offset + bytes, 1}};
-    vk_order(c, acc, 2);
     VkBufferCopy region = {.srcOffset = src_offset, .dstOffset = dst_offset, .size = bytes};
-    c->vk.CmdCopyBuffer(c->cmd, s->buffer, d->buffer, 1, &region);
-    c->n_commands++;
-    return GX_OK;
+    return vk_record_copy(c, s->buffer, d->buffer, &region, acc);
 }

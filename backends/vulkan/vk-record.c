@@ -55,7 +55,109 @@ gx_status vk_record_init(vk_ctx *c) {
         GX_TRY(vk_check(c, c->vk.CreatePipelineLayout(c->device, &pl, NULL, &c->pipe_layout[n]),
                         "vkCreatePipelineLayout"));
     }
+    const char *prof = getenv("GEXEC_VULKAN_PROFILE");
+    if (prof != NULL && *prof && strcmp(prof, "0") != 0) {
+        uint32_t nf = 0;
+        c->vk.GetPhysicalDeviceQueueFamilyProperties(c->phys, &nf, NULL);
+        VkQueueFamilyProperties q[32];
+        if (nf > 32) nf = 32;
+        c->vk.GetPhysicalDeviceQueueFamilyProperties(c->phys, &nf, q);
+        if (c->queue_family >= nf || q[c->queue_family].timestampValidBits == 0) {
+            fprintf(stderr, "gexec: vulkan: GEXEC_VULKAN_PROFILE: the queue has no timestamps\n");
+        } else if ((c->prof = calloc(1, sizeof *c->prof)) != NULL) {
+            VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                                        .queryType = VK_QUERY_TYPE_TIMESTAMP,
+                                        .queryCount = VK_PROF_QUERIES};
+            GX_TRY(vk_check(c, c->vk.CreateQueryPool(c->device, &qi, NULL, &c->prof->pool),
+                            "vkCreateQueryPool"));
+            c->prof->period_ns = c->props.limits.timestampPeriod;
+            c->prof->mask = q[c->queue_family].timestampValidBits >= 64
+                                ? ~0ull : (1ull << q[c->queue_family].timestampValidBits) - 1;
+        }
+    }
     return GX_OK;
+}
+
+/* ---- GEXEC_VULKAN_PROFILE ---- */
+
+void vk_prof_mark(vk_ctx *c, const char *name, uint32_t groups) {
+    vk_prof *p = c->prof;
+    if (p == NULL || !c->recording) return;
+    if (p->n_q >= VK_PROF_QUERIES) {
+        p->dropped++;
+        return;
+    }
+    c->vk.CmdWriteTimestamp(c->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, p->pool, p->n_q);
+    p->label[p->n_q] = name;
+    p->label_groups[p->n_q] = groups;
+    p->n_q++;
+}
+
+static vk_prof_row *prof_row(vk_prof *p, const char *name, uint32_t groups) {
+    for (int32_t i = 0; i < p->n_row; i++)
+        if (p->row[i].name == name && p->row[i].groups == groups) return &p->row[i];
+    if (p->n_row == VK_PROF_ROWS) return &p->row[VK_PROF_ROWS - 1];   /* full: the last one */
+    vk_prof_row *r = &p->row[p->n_row++];
+    r->name = name;
+    r->groups = groups;
+    return r;
+}
+
+/* the batch completed: its timestamps, as deltas, into the table */
+static void prof_collect(vk_ctx *c) {
+    vk_prof *p = c->prof;
+    if (p == NULL || p->n_q < 2) return;
+    uint64_t *ts = p->ts;
+    if (c->vk.GetQueryPoolResults(c->device, p->pool, 0, p->n_q, sizeof p->ts, ts, sizeof ts[0],
+                                  VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) != VK_SUCCESS)
+        return;
+    for (uint32_t i = 1; i < p->n_q; i++) {
+        vk_prof_row *r = prof_row(p, p->label[i], p->label_groups[i]);
+        r->count++;
+        r->ns += (double)((ts[i] - ts[i - 1]) & p->mask) * p->period_ns;
+    }
+    p->busy_ns += (double)((ts[p->n_q - 1] - ts[0]) & p->mask) * p->period_ns;
+    p->n_batches++;
+    p->n_q = 0;
+}
+
+static int prof_by_ns(const void *a, const void *b) {
+    double x = ((const vk_prof_row *)a)->ns, y = ((const vk_prof_row *)b)->ns;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+void vk_prof_report(vk_ctx *c) {
+    vk_prof *p = c->prof;
+    if (p == NULL) return;
+    uint64_t n = 0;
+    for (int32_t i = 0; i < p->n_row; i++) n += p->row[i].count;
+    fprintf(stderr, "gexec: vulkan profile: %llu batches, %.3f ms GPU time over %llu commands "
+            "(each after a barrier, so serialized)%s\n", (unsigned long long)p->n_batches,
+            p->busy_ns * 1e-6, (unsigned long long)n, p->dropped ? "; some not timed" : "");
+    /* by shader, then by (shader, workgroups) */
+    vk_prof_row by[VK_PROF_ROWS];
+    int32_t nb = 0;
+    for (int32_t i = 0; i < p->n_row; i++) {
+        int32_t k = 0;
+        while (k < nb && by[k].name != p->row[i].name) k++;
+        if (k == nb) by[nb++] = (vk_prof_row){.name = p->row[i].name};
+        by[k].count += p->row[i].count;
+        by[k].ns += p->row[i].ns;
+    }
+    qsort(by, (size_t)nb, sizeof by[0], prof_by_ns);
+    fprintf(stderr, "  %-26s %10s %12s %10s %6s\n", "shader", "count", "total ms", "mean us", "%");
+    for (int32_t i = 0; i < nb; i++)
+        fprintf(stderr, "  %-26s %10llu %12.3f %10.2f %6.1f\n", by[i].name,
+                (unsigned long long)by[i].count, by[i].ns * 1e-6, by[i].ns * 1e-3 / (double)by[i].count,
+                100.0 * by[i].ns / (p->busy_ns > 0 ? p->busy_ns : 1));
+    qsort(p->row, (size_t)p->n_row, sizeof p->row[0], prof_by_ns);
+    fprintf(stderr, "  %-26s %9s %10s %12s %10s %6s\n", "shader", "groups", "count", "total ms",
+            "mean us", "%");
+    for (int32_t i = 0; i < p->n_row && i < 40; i++)
+        fprintf(stderr, "  %-26s %9u %10llu %12.3f %10.2f %6.1f\n", p->row[i].name, p->row[i].groups,
+                (unsigned long long)p->row[i].count, p->row[i].ns * 1e-6,
+                p->row[i].ns * 1e-3 / (double)p->row[i].count,
+                100.0 * p->row[i].ns / (p->busy_ns > 0 ? p->busy_ns : 1));
 }
 
 void vk_record_deinit(vk_ctx *c) {
@@ -71,11 +173,20 @@ void vk_record_deinit(vk_ctx *c) {
         if (c->set_layout[n]) c->vk.DestroyDescriptorSetLayout(c->device, c->set_layout[n], NULL);
     }
     if (c->pipeline_cache) c->vk.DestroyPipelineCache(c->device, c->pipeline_cache, NULL);
+    if (c->prof) {
+        if (c->prof->pool) c->vk.DestroyQueryPool(c->device, c->prof->pool, NULL);
+        free(c->prof);
+        c->prof = NULL;
+    }
+    free(c->pend);
+    c->pend = NULL;
     if (c->fence) c->vk.DestroyFence(c->device, c->fence, NULL);
     if (c->cmd_pool) c->vk.DestroyCommandPool(c->device, c->cmd_pool, NULL);
 }
 
 /* ---- batches ---- */
+
+static void flush_copies(vk_ctx *c);
 
 static gx_status wait_idle(vk_ctx *c) {
     if (!c->in_flight) return GX_OK;
@@ -87,6 +198,7 @@ static gx_status wait_idle(vk_ctx *c) {
     GX_TRY(vk_check(c, r, "vkWaitForFences"));
     GX_TRY(vk_check(c, c->vk.ResetFences(c->device, 1, &c->fence), "vkResetFences"));
     c->in_flight = 0;
+    prof_collect(c);
     vk_stage_reset(c);
     return GX_OK;
 }
@@ -101,6 +213,11 @@ gx_status vk_open(vk_ctx *c) {
     c->recording = 1;
     c->n_commands = 0;
     c->n_access = 0;
+    if (c->prof) {
+        c->vk.CmdResetQueryPool(c->cmd, c->prof->pool, 0, VK_PROF_QUERIES);
+        c->prof->n_q = 0;
+        vk_prof_mark(c, "(start)", 0);
+    }
     return GX_OK;
 }
 
@@ -109,6 +226,7 @@ gx_status vk_begin(void *ctx) { return vk_open(ctx); }
 gx_status vk_submit(void *ctx) {
     vk_ctx *c = ctx;
     if (!c->recording) return GX_OK;
+    flush_copies(c);
     GX_TRY(vk_check(c, c->vk.EndCommandBuffer(c->cmd), "vkEndCommandBuffer"));
     c->recording = 0;
     if (c->n_commands == 0) return GX_OK;   /* nothing to run: the next open resets it */
@@ -139,10 +257,130 @@ static int overlaps(const vk_access *a, const vk_access *b) {
     return a->buffer == b->buffer && a->lo < b->hi && b->lo < a->hi && (a->write || b->write);
 }
 
+static int conflicts(const vk_ctx *c, const vk_access *acc, int32_t n) {
+    if (c->n_access + n > VK_MAX_ACCESS) return 1;
+    for (int32_t i = 0; i < n; i++)
+        for (int32_t j = c->n_access - 1; j >= 0; j--)
+            if (overlaps(&acc[i], &c->access[j])) return 1;
+    return 0;
+}
+
+/* one more access since the last barrier; a range that continues one of the last two of the
+ * same kind extends it (a slice's rows, copied one after another, are one range) */
+static void add_access(vk_ctx *c, const vk_access *a) {
+    for (int32_t j = c->n_access - 1; j >= 0 && j >= c->n_access - 2; j--) {
+        vk_access *b = &c->access[j];
+        if (b->buffer == a->buffer && b->write == a->write && b->hi == a->lo) {
+            b->hi = a->hi;
+            return;
+        }
+    }
+    c->access[c->n_access++] = *a;
+}
+
+static gx_status get_pipeline(vk_ctx *c, const vk_launch *l, VkPipeline *out);
+static gx_status get_set(vk_ctx *c, vk_dset *key, VkDescriptorSet *out);
+
+/* Regions r[0..n) of one size at equal strides on both sides (a loop's slice of a [B, T, ...]
+ * value: B rows; or one region) as one dispatch of sh-copy.comp over [rows, words]. Measured on
+ * an H100 (NVIDIA 580, GEXEC_VULKAN_PROFILE): a vkCmdCopyBuffer between dispatches took 35-50 us
+ * and each extra region a few more; this dispatch takes 4-7 us. 0 when the device cannot bind
+ * them (then vkCmdCopyBuffer does). */
+static int copy_rows(vk_ctx *c, const VkBufferCopy *r, int32_t n) {
+    VkDeviceSize size = r[0].size;
+    VkDeviceSize ss = n > 1 ? r[1].srcOffset - r[0].srcOffset : size;
+    VkDeviceSize ds = n > 1 ? r[1].dstOffset - r[0].dstOffset : size;
+    if (size == 0 || ((size | ss | ds | r[0].srcOffset | r[0].dstOffset) & 3)) return 0;
+    VkDeviceSize align = c->props.limits.minStorageBufferOffsetAlignment, words = size / 4;
+    if (align == 0) align = 1;
+    VkDeviceSize slo = r[0].srcOffset / align * align, dlo = r[0].dstOffset / align * align;
+    VkDeviceSize shi = r[n - 1].srcOffset + size, dhi = r[n - 1].dstOffset + size;
+    if (shi - slo > c->props.limits.maxStorageBufferRange ||
+        dhi - dlo > c->props.limits.maxStorageBufferRange || words * (VkDeviceSize)n >= INT32_MAX)
+        return 0;
+    struct {   /* sh-copy.comp's push constants */
+        uint32_t n, ndim, src_off, dst_off;
+        uint32_t dims[GX_MAX_DIMS], sstride[GX_MAX_DIMS], dstride[GX_MAX_DIMS];
+        uint32_t pad_dim, pad_before, pad_len;
+    } p = {.n = (uint32_t)(words * (VkDeviceSize)n), .ndim = 2,
+           .src_off = (uint32_t)((r[0].srcOffset - slo) / 4),
+           .dst_off = (uint32_t)((r[0].dstOffset - dlo) / 4),
+           .dims = {(uint32_t)n, (uint32_t)words}, .sstride = {(uint32_t)(ss / 4), 1},
+           .dstride = {(uint32_t)(ds / 4), 1}};
+    vk_launch l = {.shader = &vk_sh_copy, .n_spec = 1, .n_bind = 2};
+    vk_dset key = {.n_bind = 2, .buffer = {c->pend_src, c->pend_dst}, .off = {slo, dlo},
+                   .range = {shi - slo, dhi - dlo}};
+    VkPipeline pipe;
+    VkDescriptorSet set;
+    if (get_pipeline(c, &l, &pipe) != GX_OK || get_set(c, &key, &set) != GX_OK) return 0;
+    uint32_t groups = vk_groups(c, p.n, 256);
+    c->vk.CmdBindPipeline(c->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipe);
+    c->vk.CmdBindDescriptorSets(c->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, c->pipe_layout[2], 0, 1,
+                                &set, 0, NULL);
+    c->vk.CmdPushConstants(c->cmd, c->pipe_layout[2], VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof p, &p);
+    c->vk.CmdDispatch(c->cmd, groups, 1, 1);
+    c->n_dispatches++;
+    vk_prof_mark(c, "(copy rows)", groups);
+    return 1;
+}
+
+/* the length of the run of regions from r[0] at one size and equal, increasing strides */
+static int32_t run_length(const VkBufferCopy *r, int32_t n) {
+    if (n < 2 || r[1].size != r[0].size || r[1].srcOffset <= r[0].srcOffset ||
+        r[1].dstOffset <= r[0].dstOffset)
+        return 1;
+    VkDeviceSize ss = r[1].srcOffset - r[0].srcOffset, ds = r[1].dstOffset - r[0].dstOffset;
+    int32_t k = 2;
+    while (k < n && r[k].size == r[0].size && r[k].srcOffset == r[k - 1].srcOffset + ss &&
+           r[k].dstOffset == r[k - 1].dstOffset + ds)
+        k++;
+    return k;
+}
+
+/* the pending copies, a dispatch per run of rows (they touch disjoint bytes: no barriers
+ * between them; the barrier before them covers compute and transfer alike) */
+static void flush_copies(vk_ctx *c) {
+    for (int32_t i = 0, len; i < c->n_pend; i += len) {
+        len = run_length(c->pend + i, c->n_pend - i);
+        if (!copy_rows(c, c->pend + i, len)) {
+            c->vk.CmdCopyBuffer(c->cmd, c->pend_src, c->pend_dst, (uint32_t)len, c->pend + i);
+            vk_prof_mark(c, "(copy)", 0);
+        }
+        c->n_commands++;
+    }
+    c->n_pend = 0;
+}
+
+gx_status vk_record_copy(vk_ctx *c, VkBuffer src, VkBuffer dst, const VkBufferCopy *region,
+                         const vk_access acc[2]) {
+    /* joined: it needs no barrier against anything since the last one, the pending regions
+     * included (so no region's source overlaps another's destination, as Vulkan requires) */
+    int join = c->n_pend > 0 && c->pend_src == src && c->pend_dst == dst && !conflicts(c, acc, 2);
+    if (!join) vk_order(c, acc, 2);   /* records the pending copies first, then orders this one */
+    if (c->n_pend == c->cap_pend) {
+        int32_t nc = c->cap_pend * 2 + 64;
+        VkBufferCopy *p = realloc(c->pend, sizeof *p * (size_t)nc);
+        if (p == NULL) {   /* no room to wait: record it alone */
+            flush_copies(c);
+            c->vk.CmdCopyBuffer(c->cmd, src, dst, 1, region);
+            c->n_commands++;
+            if (join) for (int32_t i = 0; i < 2; i++) add_access(c, &acc[i]);
+            return GX_OK;
+        }
+        c->pend = p;
+        c->cap_pend = nc;
+    }
+    if (join) for (int32_t i = 0; i < 2; i++) add_access(c, &acc[i]);
+    c->pend_src = src;
+    c->pend_dst = dst;
+    c->pend[c->n_pend++] = *region;
+    return GX_OK;
+}
+
 void vk_order(vk_ctx *c, const vk_access *acc, int32_t n) {
-    int conflict = c->n_access + n > VK_MAX_ACCESS;
-    for (int32_t i = 0; i < n && !conflict; i++)
-        for (int32_t j = 0; j < c->n_access && !conflict; j++) conflict = overlaps(&acc[i], &c->access[j]);
+    flush_copies(c);   /* the pending copies come before the command being ordered */
+    /* profiling: a barrier before every command, so each timestamp delta is one command's time */
+    int conflict = c->prof != NULL || conflicts(c, acc, n);
     if (conflict) {
         VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                               .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
@@ -153,7 +391,7 @@ void vk_order(vk_ctx *c, const vk_access *acc, int32_t n) {
         c->n_barriers++;
         c->n_access = 0;
     }
-    for (int32_t i = 0; i < n; i++) c->access[c->n_access++] = acc[i];
+    for (int32_t i = 0; i < n; i++) add_access(c, &acc[i]);
 }
 
 /* ---- pipelines ---- */
@@ -391,5 +629,6 @@ gx_status vk_launch_run(void *backend_ctx, const gx_host_api *api, gx_host *host
     c->vk.CmdDispatch(c->cmd, gx, gy, gz);
     c->n_commands++;
     c->n_dispatches++;
+    vk_prof_mark(c, l->shader->name, gx * gy * gz);
     return GX_OK;
 }

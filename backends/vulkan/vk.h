@@ -55,6 +55,10 @@ typedef struct vk_launch {
 gx_status vk_launch_run(void *backend_ctx, const gx_host_api *api, gx_host *host,
                         const vk_launch *l);
 
+/* sh-copy.comp (kernels-shape.c): the shape ops' copy, which the recorder also uses for a run of
+ * equally strided buffer copies */
+extern const vk_shader vk_sh_copy;
+
 /* ceil(n / per_group) workgroups, at most the device's limit (kernels loop over the rest) */
 uint32_t vk_groups(void *backend_ctx, uint64_t n, uint32_t per_group);
 
