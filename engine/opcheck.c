@@ -286,14 +286,20 @@ static gx_status data_alloc(gx_check_data *dt, int32_t n, const int64_t *len, gx
     return GX_OK;
 }
 
-gx_status gx_check_data_draw(const gx_graph *g, const gx_op_example *ex, uint64_t seed,
-                             gx_check_data *dt, gx_diag *d) {
+/* zeroed data for every input of g */
+static gx_status data_for_inputs(const gx_graph *g, gx_check_data *dt, gx_diag *d) {
     int64_t *len = calloc((size_t)g->n_inputs + 1, sizeof *len);
     if (len == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     for (int32_t i = 0; i < g->n_inputs; i++)
         len[i] = gx_shape_numel(&g->values[g->inputs[i].val].info.shape);
     gx_status st = data_alloc(dt, g->n_inputs, len, d);
     free(len);
+    return st;
+}
+
+gx_status gx_check_data_draw(const gx_graph *g, const gx_op_example *ex, uint64_t seed,
+                             gx_check_data *dt, gx_diag *d) {
+    gx_status st = data_for_inputs(g, dt, d);
     if (st != GX_OK) return st;
     gx_rng rng;
     gx_rng_seed(&rng, seed);
@@ -897,12 +903,7 @@ static gx_status loop_plan_graph(gx_registry *reg, const sbuf *src, int unroll, 
 /* the data of the loop graph's inputs, by name: one draw shared by both forms */
 static gx_status loop_data(const ccase *c, const gx_graph *g, const loop_plan *lp,
                            gx_check_data *dt, gx_diag *d) {
-    int64_t *len = calloc((size_t)g->n_inputs + 1, sizeof *len);
-    if (len == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
-    for (int32_t i = 0; i < g->n_inputs; i++)
-        len[i] = gx_shape_numel(&g->values[g->inputs[i].val].info.shape);
-    gx_status st = data_alloc(dt, g->n_inputs, len, d);
-    free(len);
+    gx_status st = data_for_inputs(g, dt, d);
     if (st != GX_OK) return st;
     gx_rng rng;
     gx_rng_seed(&rng, gx_hash_str(c->seed, "loop"));

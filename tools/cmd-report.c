@@ -413,6 +413,21 @@ static const cJSON *find_entry(const cJSON *rec, const char *list, const char *k
 }
 
 /* the distinct (layer, carry) pairs of every run's grad_time entries, "layer\tcarry" */
+
+/* "a<TAB>b" appended to keys[0 .. n) unless it is there; the new count */
+static int add_key(char ***keys, int n, const char *a, const char *b) {
+    size_t len = strlen(a) + strlen(b) + 2;
+    char *k = svg_xrealloc(NULL, len);
+    snprintf(k, len, "%s\t%s", a, b);
+    for (int j = 0; j < n; j++)
+        if (strcmp((*keys)[j], k) == 0) {
+            free(k);
+            return n;
+        }
+    *keys = svg_xrealloc(*keys, sizeof(char *) * (size_t)(n + 1));
+    (*keys)[n] = k;
+    return n + 1;
+}
 static int grad_time_keys(const report *rp, char ***keys) {
     int n = 0;
     *keys = NULL;
@@ -422,17 +437,7 @@ static int grad_time_keys(const report *rp, char ***keys) {
             cJSON_ArrayForEach(e, arr(rp->runs[i].diag[d], "grad_time")) {
                 const char *l = str(e, "layer"), *cy = str(e, "carry");
                 if (!l || !cy || !arr(e, "norm")) continue;
-                size_t len = strlen(l) + strlen(cy) + 2;
-                char *k = svg_xrealloc(NULL, len);
-                snprintf(k, len, "%s\t%s", l, cy);
-                int seen = 0;
-                for (int j = 0; j < n && !seen; j++) seen = strcmp((*keys)[j], k) == 0;
-                if (seen) {
-                    free(k);
-                    continue;
-                }
-                *keys = svg_xrealloc(*keys, sizeof(char *) * (size_t)(n + 1));
-                (*keys)[n++] = k;
+                n = add_key(keys, n, l, cy);
             }
         }
     return n;
@@ -690,17 +695,7 @@ static int dist_keys(const report *rp, char ***keys) {
                 const char *l = str(g, "layer"), *p = str(g, "probe");
                 if (!l || !p || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(g, "dist")))
                     continue;
-                size_t len = strlen(l) + strlen(p) + 2;
-                char *k = svg_xrealloc(NULL, len);
-                snprintf(k, len, "%s\t%s", l, p);
-                int seen = 0;
-                for (int j = 0; j < n && !seen; j++) seen = strcmp((*keys)[j], k) == 0;
-                if (seen) {
-                    free(k);
-                    continue;
-                }
-                *keys = svg_xrealloc(*keys, sizeof(char *) * (size_t)(n + 1));
-                (*keys)[n++] = k;
+                n = add_key(keys, n, l, p);
             }
         }
     return n;

@@ -408,6 +408,19 @@ static void write_open(FILE *f, const char *name, int w, int h, char *const *an,
     if (standalone) fprintf(f, "<style>\n%s</style>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n", css_text);
 }
 
+/* write_open with a chart's NULL-ended table of up to 4 extra attributes */
+static void write_open_attrs(FILE *f, const char *name, int w, int h, const char *const *names,
+                             const char *const *vals, int standalone) {
+    char *an[4], *av[4];
+    int na = 0;
+    while (na < 4 && names[na]) {
+        an[na] = (char *)names[na];
+        av[na] = (char *)vals[na];
+        na++;
+    }
+    write_open(f, name, w, h, an, av, na, standalone);
+}
+
 static void write_titles(FILE *f, const char *title, const char *note, const char *xlabel,
                          const char *ylabel, double pl, double pr, double pt, double pb) {
     if (title) {
@@ -662,6 +675,24 @@ static const unsigned char viridis[9][3] = {
     {0x44, 0x01, 0x54}, {0x47, 0x2c, 0x7a}, {0x3b, 0x51, 0x8b}, {0x2c, 0x71, 0x8e}, {0x21, 0x90, 0x8d},
     {0x27, 0xad, 0x81}, {0x5c, 0xc8, 0x63}, {0xaa, 0xdc, 0x32}, {0xfd, 0xe7, 0x25}};
 
+/* The mean of the finite values of block (r of nr, c of nc) of a rows x cols matrix, NaN when
+ * it has none: how a heatmap averages a large matrix down to the cells it draws. */
+static double block_mean(const double *v, int rows, int cols, int r, int nr, int c, int nc) {
+    int r0 = (int)((int64_t)r * rows / nr), r1 = (int)((int64_t)(r + 1) * rows / nr);
+    int c0 = (int)((int64_t)c * cols / nc), c1 = (int)((int64_t)(c + 1) * cols / nc);
+    double sum = 0;
+    int k = 0;
+    for (int i = r0; i < r1; i++)
+        for (int j = c0; j < c1; j++) {
+            double x = v[(size_t)i * (size_t)cols + (size_t)j];
+            if (isfinite(x)) {
+                sum += x;
+                k++;
+            }
+        }
+    return k ? sum / k : NAN;
+}
+
 static void colour(double u, char out[8]) {
     if (!(u >= 0)) u = 0;
     if (u > 1) u = 1;
@@ -679,14 +710,7 @@ int svg_heatmap_write(const svg_heatmap *h, FILE *f, int standalone) {
     int w = CHART_W;
     double pl = PLOT_L, pr = w - 110, pt = PLOT_T, pb = PLOT_T + PLOT_H;
     int hh = PLOT_T + PLOT_H + PLOT_B;
-    char *an[4], *av[4];
-    int na = 0;
-    while (na < 4 && h->attr_name[na]) {
-        an[na] = (char *)h->attr_name[na];
-        av[na] = (char *)h->attr_val[na];
-        na++;
-    }
-    write_open(f, h->name, w, hh, an, av, na, standalone);
+    write_open_attrs(f, h->name, w, hh, h->attr_name, h->attr_val, standalone);
     write_titles(f, h->title, h->note, h->xlabel, h->ylabel, pl, pr, pt, pb);
 
     /* average down to at most HEAT_COLS x HEAT_ROWS cells */
@@ -696,21 +720,9 @@ int svg_heatmap_write(const svg_heatmap *h, FILE *f, int standalone) {
     double vmin = INFINITY, vmax = -INFINITY;
     for (int r = 0; r < nr; r++)
         for (int c = 0; c < nc; c++) {
-            int r0 = (int)((int64_t)r * h->nrows / nr), r1 = (int)((int64_t)(r + 1) * h->nrows / nr);
-            int c0 = (int)((int64_t)c * h->ncols / nc), c1 = (int)((int64_t)(c + 1) * h->ncols / nc);
-            double sum = 0;
-            int k = 0;
-            for (int i = r0; i < r1; i++)
-                for (int j = c0; j < c1; j++) {
-                    double v = h->v[(size_t)i * (size_t)h->ncols + (size_t)j];
-                    if (isfinite(v)) {
-                        sum += v;
-                        k++;
-                    }
-                }
-            double v = k ? sum / k : NAN;
+            double v = block_mean(h->v, h->nrows, h->ncols, r, nr, c, nc);
             cell[(size_t)r * (size_t)nc + (size_t)c] = v;
-            if (k) {
+            if (isfinite(v)) {
                 vmin = fmin(vmin, v);
                 vmax = fmax(vmax, v);
             }
@@ -895,21 +907,8 @@ static svg_matrix mat_shrink(const svg_matrix *m, double **buf) {
                                   (size_t)(s.ncols > 0 ? s.ncols : 1));
     for (int r = 0; r < s.nrows; r++)
         for (int c = 0; c < s.ncols; c++) {
-            int r0 = (int)((int64_t)r * m->nrows / s.nrows);
-            int r1 = (int)((int64_t)(r + 1) * m->nrows / s.nrows);
-            int c0 = (int)((int64_t)c * m->ncols / s.ncols);
-            int c1 = (int)((int64_t)(c + 1) * m->ncols / s.ncols);
-            double sum = 0;
-            int k = 0;
-            for (int i = r0; i < r1; i++)
-                for (int j = c0; j < c1; j++) {
-                    double v = m->v[(size_t)i * (size_t)m->ncols + (size_t)j];
-                    if (isfinite(v)) {
-                        sum += v;
-                        k++;
-                    }
-                }
-            (*buf)[(size_t)r * (size_t)s.ncols + (size_t)c] = k ? sum / k : NAN;
+            (*buf)[(size_t)r * (size_t)s.ncols + (size_t)c] =
+                block_mean(m->v, m->nrows, m->ncols, r, s.nrows, c, s.ncols);
         }
     s.v = *buf;
     return s;
@@ -954,14 +953,7 @@ int svg_matrix_write(const svg_matrix_map *h, FILE *f, int standalone) {
         }
         hgt = sy + 34 + sh + 10;
     }
-    char *an[4], *av[4];
-    int na = 0;
-    while (na < 4 && h->attr_name[na]) {
-        an[na] = (char *)h->attr_name[na];
-        av[na] = (char *)h->attr_val[na];
-        na++;
-    }
-    write_open(f, h->name, CHART_W, (int)ceil(hgt), an, av, na, standalone);
+    write_open_attrs(f, h->name, CHART_W, (int)ceil(hgt), h->attr_name, h->attr_val, standalone);
     write_titles(f, h->title, h->note, h->xlabel, h->ylabel, pl, pr, pt, pb);
     if (!any) {
         write_nodata(f, pl, pr, pt, pb);
