@@ -7,6 +7,12 @@
 // columns and shared reads do not conflict). K is walked in steps of 16 through shared memory.
 // Every output's sum runs over k in increasing order in one accumulator, so results do not
 // depend on scheduling.
+//
+// Split-K (kernels-matmul.c decides from the shape alone): with p.splits > 1, K is cut into
+// p.splits chunks of p.kchunk (a multiple of TK) and workgroup z walks (split, batch) pairs;
+// each writes its chunk's partial product to C = the workspace laid out [splits][batches][M][N],
+// and mm-splitk-reduce.comp then adds the partials in split order (no atomics: deterministic).
+// With p.splits = 1 and p.kchunk = K this is the plain product, summed exactly as before.
 layout(local_size_x = 16, local_size_y = 16, local_size_z = 1) in;
 
 // 0: A is [M, K] (matmul); 1: A is stored [K, M] and read transposed (matmul_tn)
@@ -23,6 +29,7 @@ layout(push_constant) uniform P {
     uint ydim[6];
     uint astr[6];
     uint bstr[6];
+    uint splits, kchunk;
 } p;
 
 const uint TM = 64u, TN = 64u, TK = 16u;
@@ -37,7 +44,9 @@ void main() {
     uint tilesM = (p.M + TM - 1u) / TM, tilesN = (p.N + TN - 1u) / TN;
 
     // the loops below depend only on workgroup ids, so every barrier is in uniform control flow
-    for (uint bz = gl_WorkGroupID.z; bz < p.batches; bz += gl_NumWorkGroups.z) {
+    for (uint sz = gl_WorkGroupID.z; sz < p.batches * p.splits; sz += gl_NumWorkGroups.z) {
+        uint bz = sz % p.batches, split = sz / p.batches;
+        uint kbeg = split * p.kchunk, kend = min(p.K, kbeg + p.kchunk);
         uint ai = 0u, bi = 0u, rest = bz;
         for (int d = int(p.nbd) - 1; d >= 0; d--) {
             uint coord = rest % p.ydim[d];
@@ -45,7 +54,7 @@ void main() {
             ai += coord * p.astr[d];
             bi += coord * p.bstr[d];
         }
-        uint aoff = ai * p.M * p.K, boff = bi * p.K * p.N, coff = bz * p.M * p.N;
+        uint aoff = ai * p.M * p.K, boff = bi * p.K * p.N, coff = sz * p.M * p.N;
 
         for (uint tm = gl_WorkGroupID.y; tm < tilesM; tm += gl_NumWorkGroups.y) {
             for (uint tn = gl_WorkGroupID.x; tn < tilesN; tn += gl_NumWorkGroups.x) {
@@ -54,9 +63,10 @@ void main() {
                 for (uint i = 0u; i < 4u; i++)
                     for (uint j = 0u; j < 4u; j++) acc[i][j] = 0.0;
 
-                for (uint k0 = 0u; k0 < p.K; k0 += TK) {
+                for (uint k0 = kbeg; k0 < kend; k0 += TK) {
                     // 1024 elements of each tile, 4 per invocation, read along the operand's
-                    // contiguous axis; outside the matrix they are 0 (adds nothing)
+                    // contiguous axis; outside the matrix (or this split's chunk of K) they
+                    // are 0 (adds nothing)
                     for (uint e = 0u; e < 4u; e++) {
                         uint idx = tid + 256u * e;
                         uint mm, kk;
@@ -69,7 +79,7 @@ void main() {
                         }
                         uint gm = m0 + mm, gk = k0 + kk;
                         float v = 0.0;
-                        if (gm < p.M && gk < p.K) {
+                        if (gm < p.M && gk < kend) {
                             if (TRANS_A == 0) v = a[aoff + gm * p.K + gk];
                             else v = a[aoff + gk * p.M + gm];
                         }
@@ -80,7 +90,7 @@ void main() {
                         uint gn = n0 + nn;
                         gk = k0 + kk;
                         float w = 0.0;
-                        if (gn < p.N && gk < p.K) w = b[boff + gk * p.N + gn];
+                        if (gn < p.N && gk < kend) w = b[boff + gk * p.N + gn];
                         Bs[kk][nn] = w;
                     }
                     barrier();
