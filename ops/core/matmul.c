@@ -187,6 +187,9 @@ static const gx_op_example matmul_examples[] = {
      .inputs = {CORE_EX_F64(-2, 2, 2, 3, 4), CORE_EX_F64(-2, 2, 4, 5)}},
     {.name = "batch broadcast both ways: [2,1,2,3] @ [3,3,2]", .n_inputs = 2,
      .inputs = {CORE_EX_F64(-2, 2, 2, 1, 2, 3), CORE_EX_F64(-2, 2, 3, 3, 2)}},
+    /* one output tile over a long K: the shape a GPU backend splits over K */
+    {.name = "long K: [2,300] @ [300,3]", .n_inputs = 2,
+     .inputs = {CORE_EX_F64(-1, 1, 2, 300), CORE_EX_F64(-1, 1, 300, 3)}},
     {.name = NULL},
 };
 
@@ -195,6 +198,8 @@ static const gx_op_example matmul_tn_examples[] = {
      .inputs = {CORE_EX_F64(-2, 2, 5, 3), CORE_EX_F64(-2, 2, 5, 2)}},
     {.name = "over two leading axes: [2,3,4] and [2,3,5]", .n_inputs = 2,
      .inputs = {CORE_EX_F64(-2, 2, 2, 3, 4), CORE_EX_F64(-2, 2, 2, 3, 5)}},
+    {.name = "long L: [300,2]^T [300,3]", .n_inputs = 2,
+     .inputs = {CORE_EX_F64(-1, 1, 300, 2), CORE_EX_F64(-1, 1, 300, 3)}},
     {.name = NULL},
 };
 
