@@ -1,5 +1,6 @@
 /* arena.c: chunked bump allocation; chunks grow geometrically, big requests get their own. */
 #include "arena.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@ void gx_arena_free(gx_arena *a) {
     gx_arena_chunk *c = a->head;
     while (c) {
         gx_arena_chunk *next = c->next;
-        free(c);
+        gx_free(c);
         c = next;
     }
     gx_arena_init(a);
@@ -32,7 +33,7 @@ void *gx_arena_alloc(gx_arena *a, size_t bytes) {
     if (a->head == NULL || a->cap - a->used < need) {
         size_t size = a->cap ? a->cap * 2 : 4096;
         if (size < need) size = need;
-        gx_arena_chunk *c = malloc(sizeof *c + size);
+        gx_arena_chunk *c = gx_malloc(sizeof *c + size);
         if (c == NULL) return NULL;
         c->next = a->head;
         c->size = size;

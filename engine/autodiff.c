@@ -5,6 +5,7 @@
  * the planner drops. Loop nodes are differentiated by loop.c (a backward loop).
  */
 #include "autodiff.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,16 +69,16 @@ gx_status gx_autodiff_vjp(gx_graph *g, const gx_val *ys, const gx_val *dys, int3
                           const gx_val *xs, int32_t n_x, gx_val *dxs, gx_diag *d) {
     int32_t n_fwd_values = g->n_values;
     int32_t n_fwd_nodes = g->n_nodes;
-    gx_val *grad = malloc(sizeof(gx_val) * (size_t)(n_fwd_values + 1));
-    unsigned char *needs = calloc((size_t)n_fwd_values + 1, 1); /* depends on one of xs */
+    gx_val *grad = gx_malloc(sizeof(gx_val) * (size_t)(n_fwd_values + 1));
+    unsigned char *needs = gx_calloc((size_t)n_fwd_values + 1, 1); /* depends on one of xs */
     gx_val *d_out = NULL, *d_in = NULL;
     int32_t max_io = 1;
     for (int32_t n = 0; n < n_fwd_nodes; n++) {
         if (g->nodes[n].n_out > max_io) max_io = g->nodes[n].n_out;
         if (g->nodes[n].n_in > max_io) max_io = g->nodes[n].n_in;
     }
-    d_out = malloc(sizeof(gx_val) * (size_t)max_io);
-    d_in = malloc(sizeof(gx_val) * (size_t)max_io);
+    d_out = gx_malloc(sizeof(gx_val) * (size_t)max_io);
+    d_in = gx_malloc(sizeof(gx_val) * (size_t)max_io);
     gx_status st = GX_OK;
     if (!grad || !needs || !d_out || !d_in) {
         st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
@@ -141,10 +142,10 @@ gx_status gx_autodiff_vjp(gx_graph *g, const gx_val *ys, const gx_val *dys, int3
     }
     for (int32_t i = 0; i < n_x && st == GX_OK; i++) dxs[i] = grad[xs[i]];
 done:
-    free(grad);
-    free(needs);
-    free(d_out);
-    free(d_in);
+    gx_free(grad);
+    gx_free(needs);
+    gx_free(d_out);
+    gx_free(d_in);
     return st;
 }
 
@@ -158,13 +159,13 @@ gx_status gx_autodiff(gx_graph *g, gx_val loss, gx_diag *d) {
     g->n_forward_nodes = g->n_nodes;
     /* every param and float input, in that order */
     int32_t n_x = 0;
-    gx_val *xs = malloc(sizeof(gx_val) * (size_t)(g->n_params + g->n_inputs + 1));
-    gx_val *dxs = malloc(sizeof(gx_val) * (size_t)(g->n_params + g->n_inputs + 1));
-    const gx_named **names = malloc(sizeof(*names) * (size_t)(g->n_params + g->n_inputs + 1));
+    gx_val *xs = gx_malloc(sizeof(gx_val) * (size_t)(g->n_params + g->n_inputs + 1));
+    gx_val *dxs = gx_malloc(sizeof(gx_val) * (size_t)(g->n_params + g->n_inputs + 1));
+    const gx_named **names = gx_malloc(sizeof(*names) * (size_t)(g->n_params + g->n_inputs + 1));
     if (!xs || !dxs || !names) {
-        free(xs);
-        free(dxs);
-        free(names);
+        gx_free(xs);
+        gx_free(dxs);
+        gx_free(names);
         return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     }
     for (int pass = 0; pass < 2; pass++) {
@@ -193,8 +194,8 @@ gx_status gx_autodiff(gx_graph *g, gx_val loss, gx_diag *d) {
             st = gx_builder_emit_constant(&b, 0.0, xv->info.dtype, &xv->info.shape, &gv);
         if (st == GX_OK) st = gx_graph_add_output(g, name, gv, pos, d);
     }
-    free(xs);
-    free(dxs);
-    free(names);
+    gx_free(xs);
+    gx_free(dxs);
+    gx_free(names);
     return st;
 }

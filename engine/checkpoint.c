@@ -31,9 +31,9 @@ void gx_graph_hash(const char *text, size_t len, char out[17]) {
 void gx_checkpoint_free(gx_checkpoint *ck) {
     if (ck == NULL) return;
     gx_st_free(ck->file);
-    free(ck->vocab.syms);
-    free((char *)ck->path);
-    free(ck);
+    gx_free(ck->vocab.syms);
+    gx_free((char *)ck->path);
+    gx_free(ck);
 }
 
 static gx_status need_meta(gx_checkpoint *ck, const char *key, const char **out, gx_diag *d) {
@@ -60,9 +60,9 @@ static gx_status meta_int(gx_checkpoint *ck, const char *key, int64_t *v, gx_dia
 
 gx_status gx_checkpoint_read(const char *path, gx_checkpoint **out, gx_diag *d) {
     *out = NULL;
-    gx_checkpoint *ck = calloc(1, sizeof *ck);
+    gx_checkpoint *ck = gx_calloc(1, sizeof *ck);
     if (ck == NULL || (ck->path = gx_strdup(path)) == NULL) {
-        free(ck);
+        gx_free(ck);
         return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     }
     gx_status st = gx_st_read_file(path, &ck->file, d);
@@ -96,7 +96,7 @@ gx_status gx_checkpoint_read(const char *path, gx_checkpoint **out, gx_diag *d) 
             st = gx_diag_set(d, GX_ERR_FORMAT, "%s: error: 'vocab' must be i32[n]", path);
         else {
             ck->vocab.n = (int32_t)v->shape.dims[0];
-            ck->vocab.syms = malloc(sizeof(uint32_t) * (size_t)ck->vocab.n);
+            ck->vocab.syms = gx_malloc(sizeof(uint32_t) * (size_t)ck->vocab.n);
             if (ck->vocab.syms == NULL) st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
             for (int32_t i = 0; st == GX_OK && i < ck->vocab.n; i++) {
                 int32_t s = ((const int32_t *)v->data)[i];

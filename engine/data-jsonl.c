@@ -78,7 +78,7 @@ static int grow(void *pp, uint64_t *cap, uint64_t need, size_t elem) {
     uint64_t nc = *cap ? *cap * 2 : 64;
     while (nc < need) nc *= 2;
     if (nc > SIZE_MAX / elem) return 0;
-    void *q = realloc(*p, (size_t)(nc * elem));
+    void *q = gx_realloc(*p, (size_t)(nc * elem));
     if (q == NULL) return 0;
     *p = q;
     *cap = nc;
@@ -232,7 +232,7 @@ static gx_status take_fields(jparse *P, const cJSON *obj) {
     jsonl_ds *j = P->j;
     int32_t n = cJSON_GetArraySize(obj);
     if (n == 0) return perr(P, GX_ERR_FORMAT, NULL, "the object has no fields");
-    j->f = calloc((size_t)n, sizeof *j->f);
+    j->f = gx_calloc((size_t)n, sizeof *j->f);
     if (j->f == NULL) return perr(P, GX_ERR_NOMEM, NULL, "out of memory");
     for (const cJSON *c = obj->child; c; c = c->next) {
         for (int32_t i = 0; i < j->n_fields; i++)
@@ -303,7 +303,7 @@ static gx_status parse_line(jparse *P) {
     /* same keys as the first line: as many, each known, none twice */
     int32_t n = 0;
     for (const cJSON *c = obj->child; c; c = c->next) n++;
-    int32_t *seen = calloc((size_t)j->n_fields, sizeof *seen);
+    int32_t *seen = gx_calloc((size_t)j->n_fields, sizeof *seen);
     if (seen == NULL) {
         st = perr(P, GX_ERR_NOMEM, NULL, "out of memory");
         goto done;
@@ -323,7 +323,7 @@ static gx_status parse_line(jparse *P) {
         if (!seen[i])
             st = perr(P, GX_ERR_FORMAT, NULL, "field '%s' is missing (line %d has it; every "
                       "line must have the same fields)", j->f[i].name, (int)j->line[0]);
-    free(seen);
+    gx_free(seen);
     if (st == GX_OK) j->n_ex++;
 done:
     cJSON_Delete(obj);
@@ -347,14 +347,14 @@ static gx_status finish_fields(jsonl_ds *j, gx_diag *d) {
         if (f->seq && j->seq0 < 0) j->seq0 = i;
         if (f->seq && f->max_len > j->max_T) j->max_T = f->max_len;
         size_t n = (size_t)f->n_vals ? (size_t)f->n_vals : 1;
-        if (f->is_int) f->iv = malloc(n * sizeof *f->iv);
-        else f->fv = malloc(n * sizeof *f->fv);
+        if (f->is_int) f->iv = gx_malloc(n * sizeof *f->iv);
+        else f->fv = gx_malloc(n * sizeof *f->fv);
         if (f->iv == NULL && f->fv == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
         for (uint64_t k = 0; k < f->n_vals; k++) {
             if (f->is_int) f->iv[k] = (int32_t)f->tmp[k];
             else f->fv[k] = (float)f->tmp[k];
         }
-        free(f->tmp);
+        gx_free(f->tmp);
         f->tmp = NULL;
     }
     int has_mask = 0, has_lengths = 0;
@@ -424,7 +424,7 @@ static gx_status batch_examples(jsonl_ds *j, gx_split split, uint64_t index, uin
     }
     uint64_t epoch = index / nb;
     if (j->perm == NULL || j->perm_epoch != epoch) {
-        if (j->perm == NULL && (j->perm = malloc(j->n_train * sizeof *j->perm)) == NULL)
+        if (j->perm == NULL && (j->perm = gx_malloc(j->n_train * sizeof *j->perm)) == NULL)
             return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
         for (uint64_t i = 0; i < j->n_train; i++) j->perm[i] = (uint32_t)i;
         uint64_t s = gx_mix64(gx_mix64(j->seed) ^ epoch);
@@ -565,13 +565,13 @@ static gx_status jsonl_fill(gx_dataset *ds, gx_split split, uint64_t index, cons
     if (jsonl_n_batches(ds, split) == 0)
         return gx_diag_at(d, GX_ERR_INVALID, at, "the %s split has fewer examples than one batch",
                           split == GX_SPLIT_TRAIN ? "training" : "validation");
-    uint64_t *ex = malloc((size_t)j->B * sizeof *ex);
+    uint64_t *ex = gx_malloc((size_t)j->B * sizeof *ex);
     if (ex == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     gx_status st = batch_examples(j, split, index, ex, d);
     if (st == GX_OK)
         st = fi >= 0 ? fill_field(j, &j->f[fi], ex, info, dst, d)
                      : fill_synth(j, mask, ex, info, dst, d);
-    free(ex);
+    gx_free(ex);
     return st;
 }
 
@@ -579,18 +579,18 @@ static void jsonl_free(gx_dataset *ds) {
     jsonl_ds *j = (jsonl_ds *)ds;
     for (int32_t i = 0; j->f && i < j->n_fields; i++) {
         jfield *f = &j->f[i];
-        free(f->name);
-        free(f->tmp);
-        free(f->iv);
-        free(f->fv);
-        free(f->off);
-        free(f->len);
+        gx_free(f->name);
+        gx_free(f->tmp);
+        gx_free(f->iv);
+        gx_free(f->fv);
+        gx_free(f->off);
+        gx_free(f->len);
     }
-    free(j->f);
-    free(j->line);
-    free(j->line_off);
-    free(j->perm);
-    free(j);
+    gx_free(j->f);
+    gx_free(j->line);
+    gx_free(j->line_off);
+    gx_free(j->perm);
+    gx_free(j);
 }
 
 static const gx_data_vt jsonl_vt = {
@@ -615,7 +615,7 @@ gx_status gx_data_open_jsonl(const char *path, const gx_data_opts *o, gx_dataset
     size_t n = 0;
     gx_status st = gx_data_read_file(path, &buf, &n, d);
     if (st != GX_OK) return st;
-    jsonl_ds *j = calloc(1, sizeof *j);
+    jsonl_ds *j = gx_calloc(1, sizeof *j);
     if (j == NULL || (j->base.source = gx_strdup(path)) == NULL) {
         st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
         goto fail;
@@ -652,7 +652,7 @@ gx_status gx_data_open_jsonl(const char *path, const gx_data_opts *o, gx_dataset
                         "blank lines");
         goto fail;
     }
-    free(buf);
+    gx_free(buf);
     buf = NULL;
     if ((st = finish_fields(j, d)) != GX_OK) goto fail;
     uint64_t n_val = gx_data_val_count(o->val_frac, j->n_ex);
@@ -670,9 +670,9 @@ gx_status gx_data_open_jsonl(const char *path, const gx_data_opts *o, gx_dataset
     *out = &j->base;
     return GX_OK;
 fail:
-    free(buf);
+    gx_free(buf);
     if (j) {
-        free(j->base.source);
+        gx_free(j->base.source);
         jsonl_free(&j->base);
     }
     return st;

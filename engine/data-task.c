@@ -343,7 +343,7 @@ static gx_status task_fill(gx_dataset *ds, gx_split split, uint64_t index, const
 }
 
 static void task_free(gx_dataset *ds) {
-    free(ds);
+    gx_free(ds);
 }
 
 static const gx_data_vt task_vt = {
@@ -432,14 +432,14 @@ gx_status gx_data_task(const char *spec, const gx_data_opts *o, gx_dataset **out
                            "reverse, sort");
     if (o == NULL || o->batch < 1)
         return gx_diag_set(d, GX_ERR_INVALID, "task %s: batch size must be at least 1", spec);
-    task_ds *t = calloc(1, sizeof *t);
+    task_ds *t = gx_calloc(1, sizeof *t);
     if (t == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     gx_status st = parse_spec(spec, t, d);
     if (st == GX_OK && is_s2s(t)) st = derive_s2s(t, d);
     if (st == GX_OK && (t->base.source = gx_strdup(spec)) == NULL)
         st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     if (st != GX_OK) {
-        free(t);
+        gx_free(t);
         return st;
     }
     t->base.vt = &task_vt;

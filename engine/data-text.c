@@ -119,9 +119,9 @@ static gx_status text_fill(gx_dataset *ds, gx_split split, uint64_t index, const
 
 static void text_free(gx_dataset *ds) {
     text_ds *t = (text_ds *)ds;
-    free(t->vocab.syms);
-    free(t->tokens);
-    free(t);
+    gx_free(t->vocab.syms);
+    gx_free(t->tokens);
+    gx_free(t);
 }
 
 static const gx_data_vt text_vt = {
@@ -177,7 +177,7 @@ static gx_status vocab_from_seen(const uint8_t *seen, uint32_t range, int bytes,
                                  gx_diag *d) {
     int32_t n = 0;
     for (uint32_t c = 0; c < range; c++) n += (seen[c >> 3] >> (c & 7)) & 1;
-    v->syms = malloc((size_t)n * sizeof *v->syms);
+    v->syms = gx_malloc((size_t)n * sizeof *v->syms);
     if (v->syms == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     v->n = 0;
     for (uint32_t c = 0; c < range; c++)
@@ -190,7 +190,7 @@ static gx_status vocab_copy(const char *path, const gx_vocab *src, gx_vocab *v, 
     if (src->n < 1)
         return gx_diag_at(d, GX_ERR_INVALID, (gx_srcpos){path, 0, 0}, "the checkpoint has no "
                           "vocabulary (its model was not trained on text)");
-    v->syms = malloc((size_t)src->n * sizeof *v->syms);
+    v->syms = gx_malloc((size_t)src->n * sizeof *v->syms);
     if (v->syms == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     memcpy(v->syms, src->syms, (size_t)src->n * sizeof *v->syms);
     v->n = src->n;
@@ -209,7 +209,7 @@ static gx_status vocab_copy(const char *path, const gx_vocab *src, gx_vocab *v, 
 static gx_status encode_all(const char *path, const char *buf, size_t n, const gx_vocab *v,
                             int32_t *ids, gx_diag *d) {
     uint32_t range = v->bytes ? 256u : N_CODE_POINTS;
-    int32_t *map = malloc((size_t)range * sizeof *map);
+    int32_t *map = gx_malloc((size_t)range * sizeof *map);
     if (map == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     memset(map, 0xFF, (size_t)range * sizeof *map);   /* all -1 */
     for (int32_t i = 0; i < v->n; i++)
@@ -232,7 +232,7 @@ static gx_status encode_all(const char *path, const char *buf, size_t n, const g
         ids[k++] = id;
         i += step;
     }
-    free(map);
+    gx_free(map);
     return st;
 }
 
@@ -271,12 +271,12 @@ gx_status gx_data_open_text(const char *path, const gx_data_opts *o, gx_dataset 
     gx_status st = gx_data_read_file(path, &buf, &n, d);
     if (st != GX_OK) return st;
     if (n == 0) {
-        free(buf);
+        gx_free(buf);
         return gx_diag_at(d, GX_ERR_INVALID, at, "the file is empty");
     }
-    text_ds *t = calloc(1, sizeof *t);
+    text_ds *t = gx_calloc(1, sizeof *t);
     uint32_t range = o->bytes ? 256u : N_CODE_POINTS;
-    uint8_t *seen = calloc(range / 8, 1);
+    uint8_t *seen = gx_calloc(range / 8, 1);
     if (t == NULL || seen == NULL || (t->base.source = gx_strdup(path)) == NULL) {
         st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
         goto fail;
@@ -289,7 +289,7 @@ gx_status gx_data_open_text(const char *path, const gx_data_opts *o, gx_dataset 
     st = o->vocab ? vocab_copy(path, o->vocab, &t->vocab, d)
                   : vocab_from_seen(seen, range, o->bytes != 0, &t->vocab, d);
     if (st != GX_OK) goto fail;
-    t->tokens = malloc(t->n_tokens * sizeof *t->tokens);
+    t->tokens = gx_malloc(t->n_tokens * sizeof *t->tokens);
     if (t->tokens == NULL) {
         st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory (%llu tokens)",
                          (unsigned long long)t->n_tokens);
@@ -297,8 +297,8 @@ gx_status gx_data_open_text(const char *path, const gx_data_opts *o, gx_dataset 
     }
     st = encode_all(path, buf, n, &t->vocab, t->tokens, d);
     if (st != GX_OK) goto fail;
-    free(buf);
-    free(seen);
+    gx_free(buf);
+    gx_free(seen);
     buf = NULL;
     seen = NULL;
 
@@ -312,10 +312,10 @@ gx_status gx_data_open_text(const char *path, const gx_data_opts *o, gx_dataset 
     *out = &t->base;
     return GX_OK;
 fail:
-    free(buf);
-    free(seen);
+    gx_free(buf);
+    gx_free(seen);
     if (t) {
-        free(t->base.source);
+        gx_free(t->base.source);
         text_free(&t->base);
     }
     return st;

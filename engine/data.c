@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "data-impl.h"
+#include "util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -42,7 +43,7 @@ void gx_data_free(gx_dataset *ds) {
     if (ds == NULL) return;
     char *src = ds->source;
     ds->vt->free(ds);   /* frees the kind's struct, which embeds ds; source is ours */
-    free(src);
+    gx_free(src);
 }
 
 const gx_vocab *gx_data_vocab(const gx_dataset *ds) {
@@ -110,13 +111,13 @@ gx_status gx_data_read_file(const char *path, char **data, size_t *n, gx_diag *d
     FILE *f = fopen(path, "rb");
     if (f == NULL) return gx_diag_at(d, GX_ERR_IO, at, "cannot open: %s", strerror(errno));
     size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
+    char *buf = gx_malloc(cap);
     for (;;) {
         if (buf == NULL) break;
         if (len + 1 >= cap) {
-            char *p = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            char *p = cap <= SIZE_MAX / 2 ? gx_realloc(buf, cap * 2) : NULL;
             if (p == NULL) {
-                free(buf);
+                gx_free(buf);
                 buf = NULL;
                 break;
             }
@@ -134,7 +135,7 @@ gx_status gx_data_read_file(const char *path, char **data, size_t *n, gx_diag *d
     /* a directory opens fine on Linux and fails on the first read (EISDIR) */
     if (ferror(f)) {
         int e = errno;
-        free(buf);
+        gx_free(buf);
         fclose(f);
         return gx_diag_at(d, GX_ERR_IO, at, "cannot read: %s", strerror(e));
     }

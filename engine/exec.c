@@ -5,6 +5,8 @@
  * the arena is about the size of the widest point of the graph, not the sum of all values.
  */
 #include "exec.h"
+#include "memlimit.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -89,7 +91,7 @@ static int fit_release(fit *f, uint64_t off, uint64_t size) {
     while (i < f->n && f->free[i].off < off) i++;
     if (f->n == f->cap) {
         int32_t nc = f->cap ? f->cap * 2 : 32;
-        block *p = realloc(f->free, sizeof(block) * (size_t)nc);
+        block *p = gx_realloc(f->free, sizeof(block) * (size_t)nc);
         if (p == NULL) return 0;
         f->free = p;
         f->cap = nc;
@@ -130,14 +132,14 @@ static gx_status plan_loop(gx_exec *e, step *sp, const gx_node *nd, gx_diag *d) 
                 return gx_diag_at(d, GX_ERR_UNSUPPORTED, nd->pos,
                                   "a loop body that swaps carried values is not supported");
     int32_t n = l->n_carry + l->n_yield + l->n_res;
-    gx_val *wanted = malloc(sizeof(gx_val) * (size_t)(n + 1));
+    gx_val *wanted = gx_malloc(sizeof(gx_val) * (size_t)(n + 1));
     if (wanted == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     int32_t w = 0;
     for (int32_t k = 0; k < l->n_carry; k++) wanted[w++] = l->carry_out[k];
     for (int32_t j = 0; j < l->n_yield; j++) wanted[w++] = l->yield_out[j];
     for (int32_t r = 0; r < l->n_res; r++) wanted[w++] = l->res_out[r];
     gx_status st = exec_plan(l->body, e->backend, wanted, n, &sp->body, d);
-    free(wanted);
+    gx_free(wanted);
     return st;
 }
 
@@ -170,14 +172,14 @@ void gx_exec_free(gx_exec *e) {
     if (e == NULL) return;
     for (int32_t s = 0; e->steps && s < e->n_steps; s++) {
         gx_exec_free(e->steps[s].body);
-        free(e->steps[s].host_mem);
+        gx_free(e->steps[s].host_mem);
     }
     if (e->buf) e->backend->desc.buffer_free(e->ctx, e->buf);
-    free(e->offset);
-    free(e->upd_dst);
-    free(e->steps);
-    free(e->tensors);
-    free(e);
+    gx_free(e->offset);
+    gx_free(e->upd_dst);
+    gx_free(e->steps);
+    gx_free(e->tensors);
+    gx_free(e);
 }
 
 static gx_tensor make_tensor(const gx_exec *e, gx_val v, void *host_base) {
@@ -275,7 +277,7 @@ static gx_status plan_host_copies(gx_exec *e, step *sp, const gx_node *nd, gx_di
     for (int32_t i = 0; i < nt; i++)
         bytes += round_up(value_bytes(&e->g->values[i < nd->n_in ? nd->in[i] : nd->out[i - nd->n_in]]));
     bytes += round_up((uint64_t)sp->workspace.shape.dims[0]);
-    char *mem = sp->host_mem = calloc(1, (size_t)bytes);
+    char *mem = sp->host_mem = gx_calloc(1, (size_t)bytes);
     if (mem == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     sp->host_in = (gx_tensor *)(void *)mem;
     sp->host_out = sp->host_in + nd->n_in;
@@ -318,21 +320,21 @@ static gx_status run_on_host(gx_exec *e, const step *sp, const gx_node *nd, gx_k
 static gx_status exec_plan(gx_graph *g, gx_backend *be, const gx_val *wanted, int32_t n_wanted,
                            gx_exec **out, gx_diag *d) {
     *out = NULL;
-    gx_exec *e = calloc(1, sizeof *e);
+    gx_exec *e = gx_calloc(1, sizeof *e);
     if (e == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     e->g = g;
     e->backend = be;
     gx_status st = gx_registry_backend_ctx(g->reg, be, &e->ctx, d);
     if (st != GX_OK) {
-        free(e);
+        gx_free(e);
         return st;
     }
 
     int32_t nv = g->n_values, nn = g->n_nodes;
-    unsigned char *live_v = calloc((size_t)nv + 1, 1), *live_n = calloc((size_t)nn + 1, 1),
-                  *pinned = calloc((size_t)nv + 1, 1);
-    int32_t *last_use = malloc(sizeof(int32_t) * ((size_t)nv + 1));
-    e->offset = malloc(sizeof(uint64_t) * ((size_t)nv + 1));
+    unsigned char *live_v = gx_calloc((size_t)nv + 1, 1), *live_n = gx_calloc((size_t)nn + 1, 1),
+                  *pinned = gx_calloc((size_t)nv + 1, 1);
+    int32_t *last_use = gx_malloc(sizeof(int32_t) * ((size_t)nv + 1));
+    e->offset = gx_malloc(sizeof(uint64_t) * ((size_t)nv + 1));
     fit f = {0};
     if (!live_v || !live_n || !pinned || !last_use || !e->offset) {
         st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
@@ -361,8 +363,10 @@ static gx_status exec_plan(gx_graph *g, gx_backend *be, const gx_val *wanted, in
             n_steps++;
             n_tensors += g->nodes[n].n_in + g->nodes[n].n_out;
         }
-    e->steps = calloc((size_t)n_steps + 1, sizeof(step));
-    e->tensors = calloc((size_t)n_tensors + 1, sizeof(gx_tensor));
+    e->steps = gx_calloc((size_t)n_steps + 1, sizeof(step));
+    e->tensors = gx_calloc((size_t)n_tensors + 1, sizeof(gx_tensor));
+    /* all of them from now on, so that a failure part way frees the loop bodies planned */
+    if (e->steps) e->n_steps = n_steps;
     if (!e->steps || !e->tensors) {
         st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
         goto done;
@@ -439,6 +443,14 @@ static gx_status exec_plan(gx_graph *g, gx_backend *be, const gx_val *wanted, in
         }
     }
     e->arena_bytes = f.top;
+    if (e->arena_bytes > gx_memory_limit()) {
+        char s1[32], s2[32];
+        st = gx_diag_set(d, GX_ERR_NOMEM, "the plan of graph '%s' on '%s' needs %s, more than the "
+                         "memory limit of %s (--max-memory)", g->name ? g->name : "?", be->name,
+                         gx_bytes_text(e->arena_bytes, s1, sizeof s1),
+                         gx_bytes_text(gx_memory_limit(), s2, sizeof s2));
+        goto done;
+    }
     st = be->desc.buffer_alloc(e->ctx, e->arena_bytes ? e->arena_bytes : ALIGN, &e->buf);
     if (st != GX_OK) {
         e->buf = NULL;
@@ -465,11 +477,11 @@ static gx_status exec_plan(gx_graph *g, gx_backend *be, const gx_val *wanted, in
 nomem:
     st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
 done:
-    free(f.free);
-    free(live_v);
-    free(live_n);
-    free(pinned);
-    free(last_use);
+    gx_free(f.free);
+    gx_free(live_v);
+    gx_free(live_n);
+    gx_free(pinned);
+    gx_free(last_use);
     if (st != GX_OK) {
         gx_exec_free(e);
         return st;
@@ -616,11 +628,11 @@ static int nonfinite(gx_exec *e, gx_val v, double *bad) {
     if ((dt != GX_DTYPE_F32 && dt != GX_DTYPE_F64) || e->offset[v] == NO_OFFSET) return 0;
     const gx_backend_desc *bd = &e->backend->desc;
     uint64_t bytes = value_bytes(x);
-    void *h = malloc(bytes + 8);
+    void *h = gx_malloc(bytes + 8);
     if (h == NULL) return 0;
     if ((bd->submit && bd->submit(e->ctx) != GX_OK) || bd->sync(e->ctx) != GX_OK ||
         bd->read(e->ctx, e->buf, e->offset[v], h, bytes) != GX_OK) {
-        free(h);
+        gx_free(h);
         return 0;
     }
     int64_t n = gx_shape_numel(&x->info.shape);
@@ -632,7 +644,7 @@ static int nonfinite(gx_exec *e, gx_val v, double *bad) {
             found = 1;
         }
     }
-    free(h);
+    gx_free(h);
     return found;
 }
 
@@ -733,11 +745,11 @@ gx_status gx_exec_set_updates(gx_exec *e, const gx_val *dst, const gx_val *src, 
             return gx_diag_set(d, GX_ERR_INVALID, "update %d: '%s' cannot take the value of '%s'",
                                (int)u, a->name ? a->name : "?", b->name ? b->name : "?");
     }
-    gx_val *p = malloc(sizeof(gx_val) * (size_t)(2 * n + 1));
+    gx_val *p = gx_malloc(sizeof(gx_val) * (size_t)(2 * n + 1));
     if (p == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     memcpy(p, dst, sizeof(gx_val) * (size_t)n);
     memcpy(p + n, src, sizeof(gx_val) * (size_t)n);
-    free(e->upd_dst);
+    gx_free(e->upd_dst);
     e->upd_dst = p;
     e->upd_src = p + n;
     e->n_upd = n;

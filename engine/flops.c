@@ -3,6 +3,7 @@
  * flops.h).
  */
 #include "flops.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,7 @@ static double node_flops(const gx_graph *g, const gx_node *n) {
  * not run: walking back from what the loop reads out of its body leaves them out.
  */
 static double live_flops(const gx_graph *g, const gx_val *want, int32_t n_want) {
-    char *live_val = calloc((size_t)g->n_values + 1, 1);
+    char *live_val = gx_calloc((size_t)g->n_values + 1, 1);
     if (live_val == NULL) return 0;
     for (int32_t i = 0; i < n_want; i++)
         if (want[i] >= 0 && want[i] < g->n_values) live_val[want[i]] = 1;
@@ -105,32 +106,32 @@ static double live_flops(const gx_graph *g, const gx_val *want, int32_t n_want) 
         for (int32_t k = 0; k < n->n_in; k++)
             if (n->in[k] >= 0 && n->in[k] < g->n_values) live_val[n->in[k]] = 1;
     }
-    free(live_val);
+    gx_free(live_val);
     return s;
 }
 
 static double body_flops(const gx_loop *l) {
     if (l->body == NULL) return 0;
     int32_t n = l->n_carry + l->n_yield + l->n_res, k = 0;
-    gx_val *want = malloc(sizeof(gx_val) * ((size_t)n + 1));
+    gx_val *want = gx_malloc(sizeof(gx_val) * ((size_t)n + 1));
     if (want == NULL) return 0;
     for (int32_t i = 0; i < l->n_carry; i++) want[k++] = l->carry_out[i];
     for (int32_t i = 0; i < l->n_yield; i++) want[k++] = l->yield_out[i];
     for (int32_t i = 0; i < l->n_res; i++) want[k++] = l->res_out[i];
     double s = live_flops(l->body, want, k);
-    free(want);
+    gx_free(want);
     return s;
 }
 
 double gx_graph_flops(const gx_graph *g, const gx_exec *plan) {
     (void)plan;   /* the nodes the outputs need are counted, plan or not: see flops.h */
     if (g == NULL) return 0;
-    gx_val *want = malloc(sizeof(gx_val) * ((size_t)g->n_outputs + 1));
+    gx_val *want = gx_malloc(sizeof(gx_val) * ((size_t)g->n_outputs + 1));
     if (want == NULL) return 0;
     int32_t k = 0;
     for (int32_t i = 0; i < g->n_outputs; i++) want[k++] = g->outputs[i].val;
     if (g->loss != GX_VAL_NONE) want[k++] = g->loss;
     double s = live_flops(g, want, k);
-    free(want);
+    gx_free(want);
     return s;
 }

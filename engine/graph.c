@@ -4,15 +4,17 @@
  */
 #include "graph.h"
 
+#include "memlimit.h"
 #include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define GX_MAX_NODE_OUTPUTS 64
+#define GX_MAX_GRAPH_NODES  (1 << 20)
 
 gx_graph *gx_graph_new(gx_registry *reg) {
-    gx_graph *g = calloc(1, sizeof *g);
+    gx_graph *g = gx_calloc(1, sizeof *g);
     if (g == NULL) return NULL;
     gx_arena_init(&g->arena);
     g->reg = reg;
@@ -25,15 +27,15 @@ void gx_graph_free(gx_graph *g) {
     if (g == NULL) return;
     if (g->source && g->source_free) g->source_free(g->source);
     for (int32_t n = 0; n < g->n_nodes; n++) gx_loop_free(g->nodes[n].loop);
-    free(g->values);
-    free(g->nodes);
-    free(g->inputs);
-    free(g->params);
-    free(g->outputs);
-    free(g->dims);
-    free(g->taps);
+    gx_free(g->values);
+    gx_free(g->nodes);
+    gx_free(g->inputs);
+    gx_free(g->params);
+    gx_free(g->outputs);
+    gx_free(g->dims);
+    gx_free(g->taps);
     gx_arena_free(&g->arena);
-    free(g);
+    gx_free(g);
 }
 
 static gx_status new_value(gx_graph *g, gx_value v, gx_val *out, gx_diag *d) {
@@ -279,12 +281,12 @@ gx_status gx_graph_add_node(gx_graph *g, const gx_op *op, const gx_val *in, int3
     gx_tensor_info stack_in[16];
     gx_tensor_info *infos = stack_in;
     if (n_in > 16) {
-        infos = malloc(sizeof *infos * (size_t)n_in);
+        infos = gx_malloc(sizeof *infos * (size_t)n_in);
         if (infos == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     }
     for (int32_t i = 0; i < n_in; i++) {
         if (in[i] < 0 || in[i] >= g->n_values) {
-            if (infos != stack_in) free(infos);
+            if (infos != stack_in) gx_free(infos);
             return gx_diag_at(d, GX_ERR_INVALID, pos, "'%s': input %d is not a value", op->name,
                               (int)i);
         }
@@ -307,7 +309,7 @@ gx_status gx_graph_add_node(gx_graph *g, const gx_op *op, const gx_val *in, int3
     };
     if (c.max_outputs > GX_MAX_NODE_OUTPUTS) c.max_outputs = GX_MAX_NODE_OUTPUTS;
     gx_status st = od->infer(&c);
-    if (infos != stack_in) free(infos);
+    if (infos != stack_in) gx_free(infos);
     if (st != GX_OK) {
         if (d && d->status == GX_OK)
             gx_diag_at(d, st, pos, "'%s': shape inference failed (%s)", op->name,
@@ -333,6 +335,11 @@ gx_status gx_graph_add_node(gx_graph *g, const gx_op *op, const gx_val *in, int3
     if (gx_registry_op_expands(g->reg, op))
         return expand(g, op, in, n_in, attrs, pos, backward, outs, c.n_outputs, out, n_out, d);
 
+    /* a .graph can ask for any number of nodes (unrolled loops, defs calling defs): stop at a
+     * size no real model reaches, with a message, before memory runs out */
+    if (g->n_nodes >= GX_MAX_GRAPH_NODES)
+        return gx_diag_at(d, GX_ERR_INVALID, pos, "the graph is too large: more than %d nodes",
+                          GX_MAX_GRAPH_NODES);
     gx_node nd = {.op = op, .n_in = n_in, .n_out = c.n_outputs, .pos = pos, .backward = backward};
     nd.in = gx_arena_alloc(&g->arena, sizeof(gx_val) * (size_t)(n_in ? n_in : 1));
     nd.out = gx_arena_alloc(&g->arena, sizeof(gx_val) * (size_t)c.n_outputs);
@@ -433,4 +440,34 @@ gx_status gx_builder_emit_sum_to(gx_builder *b, gx_val v, const gx_shape *shape,
     gx_attr_kv rk = {.name = "shape", .value = {.type = GX_ATTR_INTS, .n_ints = shape->ndim}};
     for (int i = 0; i < shape->ndim; i++) rk.value.ints[i] = shape->dims[i];
     return gx_builder_emit(b, "reshape", &summed, 1, &rk, 1, out, 1);
+}
+
+/* ---- the memory limit ---- */
+
+static uint64_t value_bytes(const gx_value *v) {
+    return (uint64_t)gx_shape_numel(&v->info.shape) * gx_dtype_size(v->info.dtype);
+}
+
+gx_status gx_graph_check_memory(const gx_graph *g, gx_diag *d) {
+    uint64_t limit = gx_memory_limit(), total = 0;
+    char s1[32], s2[32], sh[128];
+    const gx_named *lists[2] = {g->params, g->inputs};
+    const int32_t counts[2] = {g->n_params, g->n_inputs};
+    for (int k = 0; k < 2; k++)
+        for (int32_t i = 0; i < counts[k]; i++) {
+            const gx_value *v = &g->values[lists[k][i].val];
+            uint64_t b = value_bytes(v);
+            if (b > limit)
+                return gx_diag_at(d, GX_ERR_NOMEM, v->pos, "%s '%s' is %s%s: %s, more than the "
+                                  "memory limit of %s (--max-memory)", k ? "input" : "param",
+                                  lists[k][i].name, gx_dtype_name(v->info.dtype),
+                                  gx_shape_str(&v->info.shape, sh, sizeof sh),
+                                  gx_bytes_text(b, s1, sizeof s1), gx_bytes_text(limit, s2, sizeof s2));
+            total += b;
+        }
+    if (total > limit)
+        return gx_diag_set(d, GX_ERR_NOMEM, "the params and inputs of graph '%s' need %s, more than "
+                           "the memory limit of %s (--max-memory)", g->name ? g->name : "?",
+                           gx_bytes_text(total, s1, sizeof s1), gx_bytes_text(limit, s2, sizeof s2));
+    return GX_OK;
 }

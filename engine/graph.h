@@ -143,6 +143,9 @@ struct gx_builder {
 };
 
 gx_graph *gx_graph_new(gx_registry *reg);
+/* A param or input larger than the memory limit (memlimit.h), or all of them together, is an
+ * error naming it and its declaration, before anyone allocates it. Lowering calls it. */
+gx_status gx_graph_check_memory(const gx_graph *g, gx_diag *d);
 void      gx_graph_free(gx_graph *g);
 
 gx_status gx_graph_add_input(gx_graph *g, const char *name, gx_tensor_info info, gx_srcpos pos,

@@ -3,6 +3,7 @@
  * double and rounded once to the param's dtype.
  */
 #include "init.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -78,7 +79,7 @@ static void fans(const gx_shape *s, double *fan_in, double *fan_out) {
 static gx_status orthogonal(gx_rng *r, int64_t rows, int64_t cols, double gain, double *out,
                             gx_diag *d) {
     int64_t tall = rows >= cols ? rows : cols, wide = rows >= cols ? cols : rows;
-    double *q = malloc(sizeof(double) * (size_t)(tall * wide));   /* column-major tall x wide */
+    double *q = gx_malloc(sizeof(double) * (size_t)(tall * wide));   /* column-major tall x wide */
     if (q == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < tall * wide; i++) q[i] = gx_rng_normal(r);
     for (int64_t j = 0; j < wide; j++) {
@@ -99,14 +100,14 @@ static gx_status orthogonal(gx_rng *r, int64_t rows, int64_t cols, double gain, 
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < cols; j++)
             out[i * cols + j] = gain * (rows >= cols ? q[j * tall + i] : q[i * tall + j]);
-    free(q);
+    gx_free(q);
     return GX_OK;
 }
 
 gx_status gx_init_fill(const gx_init *init, const gx_tensor_info *info, uint64_t seed,
                        const char *name, void *dst, gx_diag *d) {
     int64_t n = gx_shape_numel(&info->shape);
-    double *v = malloc(sizeof(double) * (size_t)(n ? n : 1));
+    double *v = gx_malloc(sizeof(double) * (size_t)(n ? n : 1));
     if (v == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory initialising '%s'", name);
     gx_rng r;
     gx_rng_seed(&r, gx_hash_str(seed, name));
@@ -167,6 +168,6 @@ gx_status gx_init_fill(const gx_init *init, const gx_tensor_info *info, uint64_t
         else
             st = gx_diag_set(d, GX_ERR_DTYPE, "param '%s' must be f32 or f64", name);
     }
-    free(v);
+    gx_free(v);
     return st;
 }

@@ -6,6 +6,7 @@
  * locale, and neither may numbers (see gx_lex_strtod). Errors become a sticky GX_TOK_ERROR.
  */
 #include "lex.h"
+#include "util.h"
 
 #include <limits.h>
 #include <locale.h>
@@ -107,7 +108,7 @@ int gx_lex_strtod(const char *s, size_t n, double *out) {
     char small[128], *buf = small;
     size_t need = n * dpl + 1;
     if (need > sizeof small) {
-        buf = malloc(need);
+        buf = gx_malloc(need);
         if (buf == NULL) return 0;
     }
     size_t k = 0;
@@ -121,7 +122,7 @@ int gx_lex_strtod(const char *s, size_t n, double *out) {
     }
     buf[k] = '\0';
     *out = strtod(buf, NULL);
-    if (buf != small) free(buf);
+    if (buf != small) gx_free(buf);
     return 1;
 }
 

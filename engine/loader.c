@@ -96,7 +96,7 @@ gx_status gx_registry_load_file(gx_registry *r, const char *path, gx_diag *d) {
         gx_registry_rollback(r, idx);
         /* info.unload is not called: the plugin's entry did not complete */
         dlclose(h);
-        free(rec->path);
+        gx_free(rec->path);
         r->n_plugins--;
         return st;
     }
@@ -105,10 +105,10 @@ gx_status gx_registry_load_file(gx_registry *r, const char *path, gx_diag *d) {
     rec->unload = info.unload;
     if (rec->name == NULL || rec->version == NULL) {
         gx_registry_rollback(r, idx);
-        free(rec->name);
-        free(rec->version);
+        gx_free(rec->name);
+        gx_free(rec->version);
         gx_registry_unload_plugin(r, idx);
-        free(rec->path);
+        gx_free(rec->path);
         r->n_plugins--;
         return gx_diag_set(d, GX_ERR_NOMEM, "plugin '%s' refused: out of memory", file);
     }
@@ -128,7 +128,7 @@ gx_status gx_registry_load_dir(gx_registry *r, const char *dir, int *n_refused, 
     for (int i = 0; i < n; i++) {
         char path[PATH_MAX];
         int k = snprintf(path, sizeof path, "%s/%s", dir, list[i]->d_name);
-        free(list[i]);
+        free(list[i]);   /* scandir allocates with malloc */
         if (k <= 0 || (size_t)k >= sizeof path) continue;
         gx_diag one;
         gx_diag_init(&one);
@@ -188,6 +188,6 @@ gx_status gx_registry_load_default(gx_registry *r, int *n_refused, gx_diag *d) {
             if (st != GX_OK) break;
         }
     }
-    free(copy);
+    gx_free(copy);
     return st;
 }

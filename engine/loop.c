@@ -33,20 +33,20 @@ static const gx_op loop_op = {
 
 const gx_op *gx_loop_op(void) { return &loop_op; }
 
-gx_loop *gx_loop_new(void) { return calloc(1, sizeof(gx_loop)); }
+gx_loop *gx_loop_new(void) { return gx_calloc(1, sizeof(gx_loop)); }
 
 void gx_loop_free(gx_loop *l) {
     if (l == NULL) return;
     gx_graph_free(l->body);
-    free(l->carry_in);
-    free(l->seq_in);
-    free(l->inv_in);
-    free(l->carry_out);
-    free(l->yield_out);
-    free(l->res_out);
-    free(l->seq_axis);
-    free(l->yield_axis);
-    free(l);
+    gx_free(l->carry_in);
+    gx_free(l->seq_in);
+    gx_free(l->inv_in);
+    gx_free(l->carry_out);
+    gx_free(l->yield_out);
+    gx_free(l->res_out);
+    gx_free(l->seq_axis);
+    gx_free(l->yield_axis);
+    gx_free(l);
 }
 
 // ---- editing a loop before it is added (hoisting, diagnostics) ---------------------------
@@ -70,11 +70,11 @@ void gx_loop_redirect(gx_graph *body, gx_loop *l, int32_t after, gx_val from, gx
 gx_status gx_loop_add_sequence(gx_loop *l, gx_val **in, gx_val slice, gx_val seq, int32_t axis,
                                gx_diag *d) {
     int32_t n_in = l->n_carry + l->n_seq + l->n_inv;
-    gx_val *si = realloc(l->seq_in, sizeof(gx_val) * (size_t)(l->n_seq + 2));
+    gx_val *si = gx_realloc(l->seq_in, sizeof(gx_val) * (size_t)(l->n_seq + 2));
     if (si) l->seq_in = si;
-    int32_t *sa = si ? realloc(l->seq_axis, sizeof(int32_t) * (size_t)(l->n_seq + 2)) : NULL;
+    int32_t *sa = si ? gx_realloc(l->seq_axis, sizeof(int32_t) * (size_t)(l->n_seq + 2)) : NULL;
     if (sa) l->seq_axis = sa;
-    gx_val *ni = sa ? realloc(*in, sizeof(gx_val) * (size_t)(n_in + 2)) : NULL;
+    gx_val *ni = sa ? gx_realloc(*in, sizeof(gx_val) * (size_t)(n_in + 2)) : NULL;
     if (ni == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     *in = ni;
     int32_t at = l->n_carry + l->n_seq;   /* sequences end here; invariants follow */
@@ -90,9 +90,9 @@ gx_status gx_loop_add_sequence(gx_loop *l, gx_val **in, gx_val slice, gx_val seq
 gx_status gx_loop_add_invariant(gx_loop *l, gx_val **in, gx_val body_v, gx_val outer_v,
                                 gx_diag *d) {
     int32_t n_in = l->n_carry + l->n_seq + l->n_inv;
-    gx_val *iv = realloc(l->inv_in, sizeof(gx_val) * (size_t)(l->n_inv + 2));
+    gx_val *iv = gx_realloc(l->inv_in, sizeof(gx_val) * (size_t)(l->n_inv + 2));
     if (iv) l->inv_in = iv;
-    gx_val *ni = iv ? realloc(*in, sizeof(gx_val) * (size_t)(n_in + 2)) : NULL;
+    gx_val *ni = iv ? gx_realloc(*in, sizeof(gx_val) * (size_t)(n_in + 2)) : NULL;
     if (ni == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     *in = ni;
     ni[n_in] = outer_v;
@@ -102,9 +102,9 @@ gx_status gx_loop_add_invariant(gx_loop *l, gx_val **in, gx_val body_v, gx_val o
 
 /* one more yield: body value body_v, stacked along `axis` */
 gx_status gx_loop_add_yield(gx_loop *l, gx_val body_v, int32_t axis, gx_diag *d) {
-    gx_val *yo = realloc(l->yield_out, sizeof(gx_val) * (size_t)(l->n_yield + 1));
+    gx_val *yo = gx_realloc(l->yield_out, sizeof(gx_val) * (size_t)(l->n_yield + 1));
     if (yo) l->yield_out = yo;
-    int32_t *ya = yo ? realloc(l->yield_axis, sizeof(int32_t) * (size_t)(l->n_yield + 1)) : NULL;
+    int32_t *ya = yo ? gx_realloc(l->yield_axis, sizeof(int32_t) * (size_t)(l->n_yield + 1)) : NULL;
     if (ya == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     l->yield_axis = ya;
     l->yield_out[l->n_yield] = body_v;
@@ -422,11 +422,11 @@ gx_status gx_loop_vjp(gx_builder *b, int32_t node, const gx_val *d_out, gx_val *
     int32_t nc = fl->n_carry, ny = fl->n_yield;
 
     /* 1. seeds in the forward body and its backward nodes */
-    gx_val *seed_y = malloc(sizeof(gx_val) * (size_t)(ny + 1));
-    gx_val *seed_c = malloc(sizeof(gx_val) * (size_t)(nc + 1));
+    gx_val *seed_y = gx_malloc(sizeof(gx_val) * (size_t)(ny + 1));
+    gx_val *seed_c = gx_malloc(sizeof(gx_val) * (size_t)(nc + 1));
     int32_t n_x = nc + fl->n_seq + fl->n_inv, n_ys = 0;
-    gx_val *xs = malloc(sizeof(gx_val) * (size_t)(n_x + 1)), *dxs = malloc(sizeof(gx_val) * (size_t)(n_x + 1));
-    gx_val *ys = malloc(sizeof(gx_val) * (size_t)(ny + nc + 1)), *dys = malloc(sizeof(gx_val) * (size_t)(ny + nc + 1));
+    gx_val *xs = gx_malloc(sizeof(gx_val) * (size_t)(n_x + 1)), *dxs = gx_malloc(sizeof(gx_val) * (size_t)(n_x + 1));
+    gx_val *ys = gx_malloc(sizeof(gx_val) * (size_t)(ny + nc + 1)), *dys = gx_malloc(sizeof(gx_val) * (size_t)(ny + nc + 1));
     bwd w = {.g = g, .node = node, .fl = fl, .fb = fb, .d = d};
     gx_loop *bl = gx_loop_new();
     gx_status st = GX_OK;
@@ -456,7 +456,7 @@ gx_status gx_loop_vjp(gx_builder *b, int32_t node, const gx_val *d_out, gx_val *
     /* 2. the backward body: the backward nodes, reading forward values as inputs */
     w.bb = gx_graph_new(g->reg);
     w.n_map = fb->n_values;
-    w.map = malloc(sizeof(gx_val) * (size_t)(w.n_map + 1));
+    w.map = gx_malloc(sizeof(gx_val) * (size_t)(w.n_map + 1));
     if (w.bb == NULL || w.map == NULL) {
         st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
         goto done;
@@ -466,8 +466,8 @@ gx_status gx_loop_vjp(gx_builder *b, int32_t node, const gx_val *d_out, gx_val *
     for (int32_t v = 0; v < w.n_map; v++) w.map[v] = GX_VAL_NONE;
     /* the carried gradients come first among the backward body's inputs */
     bl->n_carry = nc;
-    bl->carry_in = malloc(sizeof(gx_val) * (size_t)(nc + fl->n_inv + 1));
-    bl->carry_out = malloc(sizeof(gx_val) * (size_t)(nc + fl->n_inv + 1));
+    bl->carry_in = gx_malloc(sizeof(gx_val) * (size_t)(nc + fl->n_inv + 1));
+    bl->carry_out = gx_malloc(sizeof(gx_val) * (size_t)(nc + fl->n_inv + 1));
     if (!bl->carry_in || !bl->carry_out) {
         st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
         goto done;
@@ -513,8 +513,8 @@ gx_status gx_loop_vjp(gx_builder *b, int32_t node, const gx_val *d_out, gx_val *
         if (v == GX_VAL_NONE) st = zeros_like(&bb, &fb->values[fl->carry_in[k]].info, &bl->carry_out[k]);
         else st = bwd_value(&w, v, &bl->carry_out[k]);
     }
-    int32_t *inv_acc = malloc(sizeof(int32_t) * (size_t)(fl->n_inv + 1));
-    lifted *lifts = malloc(sizeof(lifted) * (size_t)(fl->n_inv + 1));
+    int32_t *inv_acc = gx_malloc(sizeof(int32_t) * (size_t)(fl->n_inv + 1));
+    lifted *lifts = gx_malloc(sizeof(lifted) * (size_t)(fl->n_inv + 1));
     int32_t n_lift = 0;
     if (inv_acc == NULL || lifts == NULL) st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     for (int32_t k = 0; k < fl->n_inv && st == GX_OK; k++) {
@@ -538,9 +538,9 @@ gx_status gx_loop_vjp(gx_builder *b, int32_t node, const gx_val *d_out, gx_val *
         bl->carry_out[bl->n_carry++] = acc_out;
     }
     int32_t n_dseq = 0;
-    int32_t *seq_yield = malloc(sizeof(int32_t) * (size_t)(fl->n_seq + 1));
-    bl->yield_out = malloc(sizeof(gx_val) * (size_t)(fl->n_seq + 2 * n_lift + 1));
-    bl->yield_axis = malloc(sizeof(int32_t) * (size_t)(fl->n_seq + 2 * n_lift + 1));
+    int32_t *seq_yield = gx_malloc(sizeof(int32_t) * (size_t)(fl->n_seq + 1));
+    bl->yield_out = gx_malloc(sizeof(gx_val) * (size_t)(fl->n_seq + 2 * n_lift + 1));
+    bl->yield_axis = gx_malloc(sizeof(int32_t) * (size_t)(fl->n_seq + 2 * n_lift + 1));
     if (!seq_yield || !bl->yield_out || !bl->yield_axis) st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     for (int32_t k = 0; k < fl->n_seq && st == GX_OK; k++) {
         seq_yield[k] = -1;
@@ -578,8 +578,8 @@ gx_status gx_loop_vjp(gx_builder *b, int32_t node, const gx_val *d_out, gx_val *
     w.seq_axes.aux = NULL;
     w.invs.v = NULL;
     int32_t n_in = bl->n_carry + bl->n_seq + bl->n_inv;
-    gx_val *in = malloc(sizeof(gx_val) * (size_t)(n_in + 1));
-    gx_val *out = malloc(sizeof(gx_val) * (size_t)(bl->n_yield + bl->n_carry + 1));
+    gx_val *in = gx_malloc(sizeof(gx_val) * (size_t)(n_in + 1));
+    gx_val *out = gx_malloc(sizeof(gx_val) * (size_t)(bl->n_yield + bl->n_carry + 1));
     if (!in || !out) st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     for (int32_t k = 0; k < nc && st == GX_OK; k++) {
         gx_val dfin = d_out[ny + k];
@@ -589,8 +589,8 @@ gx_status gx_loop_vjp(gx_builder *b, int32_t node, const gx_val *d_out, gx_val *
     for (int32_t k = 0; k < fl->n_inv && st == GX_OK; k++)
         if (inv_acc[k] >= 0)
             st = zeros_like(b, &g->values[g->nodes[node].in[nc + fl->n_seq + k]].info, &in[inv_acc[k]]);
-    for (int32_t k = 0; k < bl->n_seq; k++) in[bl->n_carry + k] = w.seqs.aux[k];
-    for (int32_t k = 0; k < bl->n_inv; k++) in[bl->n_carry + bl->n_seq + k] = w.invs.aux[k];
+    for (int32_t k = 0; st == GX_OK && k < bl->n_seq; k++) in[bl->n_carry + k] = w.seqs.aux[k];
+    for (int32_t k = 0; st == GX_OK && k < bl->n_inv; k++) in[bl->n_carry + bl->n_seq + k] = w.invs.aux[k];
     int32_t n_yield = bl->n_yield;
     if (st == GX_OK) st = gx_graph_add_loop(g, bl, in, pos, out, d);
     if (st == GX_OK) {
@@ -614,29 +614,29 @@ gx_status gx_loop_vjp(gx_builder *b, int32_t node, const gx_val *d_out, gx_val *
             st = gx_builder_emit(b, "matmul_tn", ops, 2, NULL, 0, dst, 1);
         }
     }
-    free(in);
-    free(out);
+    gx_free(in);
+    gx_free(out);
 done2:
-    free(lifts);
-    free(inv_acc);
-    free(seq_yield);
+    gx_free(lifts);
+    gx_free(inv_acc);
+    gx_free(seq_yield);
 done:
     if (bl) {
         if (bl->body == NULL) gx_graph_free(w.bb);
         gx_loop_free(bl);
     }
-    free(w.map);
-    free(w.seqs.v);
-    free(w.seqs.aux);
-    free(w.seq_axes.v);
-    free(w.seq_axes.aux);
-    free(w.invs.v);
-    free(w.invs.aux);
-    free(seed_y);
-    free(seed_c);
-    free(xs);
-    free(dxs);
-    free(ys);
-    free(dys);
+    gx_free(w.map);
+    gx_free(w.seqs.v);
+    gx_free(w.seqs.aux);
+    gx_free(w.seq_axes.v);
+    gx_free(w.seq_axes.aux);
+    gx_free(w.invs.v);
+    gx_free(w.invs.aux);
+    gx_free(seed_y);
+    gx_free(seed_c);
+    gx_free(xs);
+    gx_free(dxs);
+    gx_free(ys);
+    gx_free(dys);
     return st;
 }

@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* the most steps a loop may be unrolled into: more is an error, not hours of lowering */
+#define GX_MAX_UNROLL_STEPS 100000
+
 #define MAX_CALL_DEPTH 32
 #define MAX_RESULTS    64
 #define MAX_ARGS       64
@@ -105,7 +108,7 @@ static gx_status scope_add(lower *L, scope *s, sym y) {
     }
     if (s->n == s->cap) {
         int nc = s->cap ? s->cap * 2 : 32;
-        sym *p = realloc(s->syms, sizeof(sym) * (size_t)nc);
+        sym *p = gx_realloc(s->syms, sizeof(sym) * (size_t)nc);
         if (p == NULL) return gx_diag_set(L->d, GX_ERR_NOMEM, "out of memory");
         s->syms = p;
         s->cap = nc;
@@ -609,7 +612,7 @@ static gx_status call_def(lower *L, scope *s, const gx_ast_expr *x, const gx_ast
     L->depth--;
     L->site = outer_site;
     if (st == GX_OK) *n_out = ret->n_values;
-    free(inner.syms);
+    gx_free(inner.syms);
     return st;
 }
 
@@ -762,7 +765,7 @@ static gx_status lower_step(lower *L, scope *outer_scope, const gx_ast_loop *lp,
                                              .val = carry[k], .pos = lp->carry_pos[k]});
     }
     if (st == GX_OK) st = lower_stmts(L, &inner, lp->body, lp->n_body, NULL);
-    gx_val *next = malloc(sizeof(gx_val) * (size_t)(lp->n_carry + 1));
+    gx_val *next = gx_malloc(sizeof(gx_val) * (size_t)(lp->n_carry + 1));
     if (next == NULL) st = gx_diag_set(L->d, GX_ERR_NOMEM, "out of memory");
     for (int k = 0; k < lp->n_carry && st == GX_OK; k++) {
         sym *y = scope_find_local(&inner, lp->carry_names[k]);
@@ -809,8 +812,8 @@ static gx_status lower_step(lower *L, scope *outer_scope, const gx_ast_loop *lp,
         }
     }
     for (int k = 0; k < lp->n_carry && st == GX_OK; k++) carry[k] = next[k];
-    free(next);
-    free(inner.syms);
+    gx_free(next);
+    gx_free(inner.syms);
     return st;
 }
 
@@ -881,8 +884,13 @@ static gx_status lower_loop(lower *L, scope *s, const gx_ast_expr *x, ev *outs, 
     c.seq_cur = cur;
 
     if (L->unroll) {
+        /* a time axis of 10^8 (one dim in the file) must be an error, not hours of unrolling
+         * and every byte of memory: looped, the same loop costs one body */
+        if (T > GX_MAX_UNROLL_STEPS)
+            return gx_diag_at(L->d, GX_ERR_SHAPE, x->pos, "cannot unroll a loop of %lld steps (at "
+                              "most %d; run it looped instead)", (long long)T, GX_MAX_UNROLL_STEPS);
         /* the body once per step, in this graph; the yields stacked with concat */
-        gx_val *steps = malloc(sizeof(gx_val) * (size_t)(T * (lp->n_yield ? lp->n_yield : 1) + 1));
+        gx_val *steps = gx_malloc(sizeof(gx_val) * (size_t)(T * (lp->n_yield ? lp->n_yield : 1) + 1));
         if (steps == NULL) return gx_diag_set(L->d, GX_ERR_NOMEM, "out of memory");
         L->loop = &c;
         for (int64_t i = 0; i < T && st == GX_OK; i++) {
@@ -908,7 +916,7 @@ static gx_status lower_loop(lower *L, scope *s, const gx_ast_expr *x, ev *outs, 
         }
         L->loop = NULL;
         for (int j = 0; j < lp->n_yield && st == GX_OK; j++) {
-            gx_val *parts = malloc(sizeof(gx_val) * (size_t)(T + 1));
+            gx_val *parts = gx_malloc(sizeof(gx_val) * (size_t)(T + 1));
             if (parts == NULL) {
                 st = gx_diag_set(L->d, GX_ERR_NOMEM, "out of memory");
                 break;
@@ -917,9 +925,9 @@ static gx_status lower_loop(lower *L, scope *s, const gx_ast_expr *x, ev *outs, 
             gx_attr_kv kv = {.name = "axis", .value = {.type = GX_ATTR_INT, .i = axes[0]}};
             if (T > 0) st = emit_op(L, "concat", parts, (int)T, &kv, 1, lp->yield_pos, &yields[j], 1, NULL);
             else st = gx_diag_at(L->d, GX_ERR_SHAPE, x->pos, "cannot unroll a loop of 0 steps");
-            free(parts);
+            gx_free(parts);
         }
-        free(steps);
+        gx_free(steps);
         for (int j = 0; j < lp->n_yield && st == GX_OK; j++) outs[j] = (ev){.kind = EV_TENSOR, .val = yields[j]};
         for (int k = 0; k < lp->n_carry && st == GX_OK; k++)
             outs[lp->n_yield + k] = (ev){.kind = EV_TENSOR, .val = carry[k]};
@@ -944,12 +952,12 @@ static gx_status lower_loop(lower *L, scope *s, const gx_ast_expr *x, ev *outs, 
     l->n_carry = lp->n_carry;
     l->n_seq = n_seq;
     l->n_yield = lp->n_yield;
-    l->carry_in = malloc(sizeof(gx_val) * (size_t)(lp->n_carry + 1));
-    l->carry_out = malloc(sizeof(gx_val) * (size_t)(lp->n_carry + 1));
-    l->seq_in = malloc(sizeof(gx_val) * (size_t)(n_seq + 1));
-    l->seq_axis = malloc(sizeof(int32_t) * (size_t)(n_seq + 1));
-    l->yield_out = malloc(sizeof(gx_val) * (size_t)(lp->n_yield + 1));
-    l->yield_axis = malloc(sizeof(int32_t) * (size_t)(lp->n_yield + 1));
+    l->carry_in = gx_malloc(sizeof(gx_val) * (size_t)(lp->n_carry + 1));
+    l->carry_out = gx_malloc(sizeof(gx_val) * (size_t)(lp->n_carry + 1));
+    l->seq_in = gx_malloc(sizeof(gx_val) * (size_t)(n_seq + 1));
+    l->seq_axis = gx_malloc(sizeof(int32_t) * (size_t)(n_seq + 1));
+    l->yield_out = gx_malloc(sizeof(gx_val) * (size_t)(lp->n_yield + 1));
+    l->yield_axis = gx_malloc(sizeof(int32_t) * (size_t)(lp->n_yield + 1));
     if (!l->carry_in || !l->carry_out || !l->seq_in || !l->seq_axis || !l->yield_out || !l->yield_axis)
         st = gx_diag_set(L->d, GX_ERR_NOMEM, "out of memory");
     gx_graph *outer = L->g;
@@ -977,16 +985,16 @@ static gx_status lower_loop(lower *L, scope *s, const gx_ast_expr *x, ev *outs, 
         L->loop = NULL;
         L->g = outer;
     }
-    for (int k = 0; k < lp->n_carry; k++) l->carry_out[k] = carry[k];
-    for (int j = 0; j < lp->n_yield; j++) {
+    for (int k = 0; l->carry_out && k < lp->n_carry; k++) l->carry_out[k] = carry[k];
+    for (int j = 0; l->yield_out && l->yield_axis && j < lp->n_yield; j++) {
         l->yield_out[j] = yields[j];
         l->yield_axis[j] = axes[0];
     }
     l->n_inv = c.n_cap;
     l->inv_in = c.cap_body;
     c.cap_body = NULL;
-    gx_val *in = malloc(sizeof(gx_val) * (size_t)(lp->n_carry + n_seq + c.n_cap + 1));
-    gx_val *res = malloc(sizeof(gx_val) * (size_t)(n_res + 1));
+    gx_val *in = gx_malloc(sizeof(gx_val) * (size_t)(lp->n_carry + n_seq + c.n_cap + 1));
+    gx_val *res = gx_malloc(sizeof(gx_val) * (size_t)(n_res + 1));
     if (st == GX_OK && (!in || !res)) st = gx_diag_set(L->d, GX_ERR_NOMEM, "out of memory");
     if (st == GX_OK) {
         int32_t w = 0;
@@ -999,7 +1007,7 @@ static gx_status lower_loop(lower *L, scope *s, const gx_ast_expr *x, ev *outs, 
         if (st == GX_OK && diag) st = gx_probes_loop(outer, l, &in, outer->n_nodes, &taps, L->d);
         /* the taps' yields come after the loop's own, before its carries */
         int32_t n_tap = l->n_yield - lp->n_yield;
-        gx_val *all = n_tap ? malloc(sizeof(gx_val) * (size_t)(n_res + n_tap + 1)) : res;
+        gx_val *all = n_tap ? gx_malloc(sizeof(gx_val) * (size_t)(n_res + n_tap + 1)) : res;
         if (all == NULL && st == GX_OK) st = gx_diag_set(L->d, GX_ERR_NOMEM, "out of memory");
         if (st == GX_OK) st = gx_graph_add_loop(outer, l, in, x->pos, all, L->d);
         if (diag) {
@@ -1012,7 +1020,7 @@ static gx_status lower_loop(lower *L, scope *s, const gx_ast_expr *x, ev *outs, 
                 for (int j = 0; j < lp->n_yield; j++) res[j] = all[j];
                 for (int k = 0; k < lp->n_carry; k++) res[lp->n_yield + k] = all[l->n_yield + k];
             }
-            free(all);
+            gx_free(all);
         }
     }
     if (st == GX_OK) {
@@ -1022,10 +1030,10 @@ static gx_status lower_loop(lower *L, scope *s, const gx_ast_expr *x, ev *outs, 
     } else {
         gx_loop_free(l);
     }
-    free(in);
-    free(res);
-    free(c.cap_outer);
-    free(c.cap_body);
+    gx_free(in);
+    gx_free(res);
+    gx_free(c.cap_outer);
+    gx_free(c.cap_body);
     return st;
 }
 
@@ -1267,7 +1275,7 @@ static gx_status lower_import(lower *L, scope *s, const gx_ast_stmt *a) {
                           local.msg + strlen("error: "));
     gx_ast_module *m = NULL;
     gx_status st = gx_parse(src, n, path, &m, L->d);
-    free(src);
+    gx_free(src);
     if (st != GX_OK) return st;
     gx_ast_module **im = gx_grow(L->imports, &L->cap_imports, L->n_imports + 1, sizeof *im);
     if (im == NULL) {
@@ -1439,8 +1447,8 @@ static void free_sources(void *p) {
     sources *s = p;
     gx_ast_free(s->main);
     for (int32_t i = 0; i < s->n_imports; i++) gx_ast_free(s->imports[i]);
-    free(s->imports);
-    free(s);
+    gx_free(s->imports);
+    gx_free(s);
 }
 
 /* `graph NAME (unroll = 1)`, read before any loop is lowered */
@@ -1461,10 +1469,10 @@ gx_status gx_lower_with(gx_ast_module *m, gx_registry *reg, const gx_lower_opts 
     if (o == NULL) o = &none;
     *out = NULL;
     gx_graph *g = gx_graph_new(reg);
-    sources *src = calloc(1, sizeof *src);
+    sources *src = gx_calloc(1, sizeof *src);
     if (g == NULL || src == NULL) {
         gx_graph_free(g);
-        free(src);
+        gx_free(src);
         return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     }
     lower L = {.g = g, .d = d, .binds = o->binds, .n_binds = o->n_binds,
@@ -1500,7 +1508,8 @@ gx_status gx_lower_with(gx_ast_module *m, gx_registry *reg, const gx_lower_opts 
         }
     }
     if (st == GX_OK && o->diag) st = gx_probes_outer(g, d);
-    free(global.syms);
+    if (st == GX_OK) st = gx_graph_check_memory(g, d);
+    gx_free(global.syms);
     src->imports = L.imports;
     src->n_imports = L.n_imports;
     if (st != GX_OK) {
@@ -1528,15 +1537,15 @@ gx_status gx_read_file(const char *path, char **data, size_t *n, gx_diag *d) {
     FILE *f = fopen(path, "rb");
     if (f == NULL) return gx_diag_set(d, GX_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
+    char *buf = gx_malloc(cap);
     while (buf) {
         if (len + 1 >= cap) {
             if (cap >= ((size_t)1 << 30)) {
-                free(buf);
+                gx_free(buf);
                 fclose(f);
                 return gx_diag_set(d, GX_ERR_IO, "'%s' is too large", path);
             }
-            char *p = realloc(buf, cap * 2);
+            char *p = gx_realloc(buf, cap * 2);
             if (p == NULL) break;
             buf = p;
             cap *= 2;
@@ -1549,7 +1558,7 @@ gx_status gx_read_file(const char *path, char **data, size_t *n, gx_diag *d) {
     fclose(f);
     if (buf == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory reading '%s'", path);
     if (err) {
-        free(buf);
+        gx_free(buf);
         return gx_diag_set(d, GX_ERR_IO, "cannot read '%s'", path);
     }
     buf[len] = '\0';
@@ -1573,7 +1582,7 @@ gx_status gx_graph_load_file_with(gx_registry *reg, const char *path, const gx_l
     if (st != GX_OK) return st;
     gx_ast_module *m = NULL;
     st = gx_parse(src, n, path, &m, d);
-    free(src);
+    gx_free(src);
     if (st != GX_OK) return st;
     st = gx_lower_with(m, reg, o, out, d);
     if (st != GX_OK) gx_ast_free(m);

@@ -50,7 +50,7 @@ static gx_status layer_for(gx_monitor *m, int32_t loop, int32_t *out, gx_diag *d
             *out = i;
             return GX_OK;
         }
-    gx_mon_layer *ls = realloc(m->r.layers, sizeof *ls * (size_t)(m->r.n_layers + 1));
+    gx_mon_layer *ls = gx_realloc(m->r.layers, sizeof *ls * (size_t)(m->r.n_layers + 1));
     if (ls == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     m->r.layers = ls;
     gx_mon_layer *L = &ls[m->r.n_layers];
@@ -72,7 +72,7 @@ static gx_status layer_for(gx_monitor *m, int32_t loop, int32_t *out, gx_diag *d
     return GX_OK;
 }
 
-static void *grow_arr(void *p, int32_t n, size_t elem) { return realloc(p, elem * (size_t)(n + 1)); }
+static void *grow_arr(void *p, int32_t n, size_t elem) { return gx_realloc(p, elem * (size_t)(n + 1)); }
 
 /* The matrix a distribution probe keeps (monitor.h): which rows of the tap, cut to
  * GX_MON_DIST_MAX. A scalar probe, or one with an empty axis, keeps none. */
@@ -91,7 +91,7 @@ static gx_status add_dist(gx_monitor *m, gx_mon_gate *G, gx_diag *d) {
         stride = width;
     }
     gx_dist_cut_init(&G->cut, steps, width, stride, GX_MON_DIST_MAX, GX_MON_DIST_MAX);
-    G->dist = calloc((size_t)G->cut.rows * (size_t)G->cut.cols, sizeof(double));
+    G->dist = gx_calloc((size_t)G->cut.rows * (size_t)G->cut.cols, sizeof(double));
     if (G->dist == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     G->entropy = NAN;
     return GX_OK;
@@ -111,9 +111,9 @@ static gx_status add_gate(gx_monitor *m, const gx_tap *t, int32_t layer, gx_diag
     int32_t K = m->buckets > 1 && T > 1 ? m->buckets : 0;
     if (K > T) K = (int32_t)T;
     if (K > 0) {
-        G->t0 = malloc(sizeof(int64_t) * (size_t)K);
-        G->t1 = malloc(sizeof(int64_t) * (size_t)K);
-        G->bucket = calloc((size_t)K, sizeof(gx_summary));
+        G->t0 = gx_malloc(sizeof(int64_t) * (size_t)K);
+        G->t1 = gx_malloc(sizeof(int64_t) * (size_t)K);
+        G->bucket = gx_calloc((size_t)K, sizeof(gx_summary));
         if (!G->t0 || !G->t1 || !G->bucket) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
         for (int32_t k = 0; k < K; k++) {
             G->t0[k] = T * k / K;
@@ -135,8 +135,8 @@ static gx_status add_series(gx_mon_series **arr, int32_t *n, const char *carry, 
     S->carry = carry;
     S->T = T;
     S->val = v;
-    S->norm = calloc((size_t)T + 1, sizeof(double));
-    if (with_sat) S->saturated = calloc((size_t)T + 1, sizeof(double));
+    S->norm = gx_calloc((size_t)T + 1, sizeof(double));
+    if (with_sat) S->saturated = gx_calloc((size_t)T + 1, sizeof(double));
     if (S->norm == NULL || (with_sat && S->saturated == NULL))
         return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     return GX_OK;
@@ -191,7 +191,7 @@ static gx_status find_recurrent(gx_monitor *m, gx_diag *d) {
         if (nd->loop == NULL || nd->loop->backward) continue;
         const gx_loop *l = nd->loop;
         const gx_graph *body = l->body;
-        unsigned char *dep = calloc((size_t)body->n_values + 1, 1);
+        unsigned char *dep = gx_calloc((size_t)body->n_values + 1, 1);
         if (dep == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
         for (int32_t k = 0; k < l->n_carry; k++) dep[l->carry_in[k]] = 1;
         for (int32_t b = 0; b < body->n_nodes; b++) {
@@ -213,7 +213,7 @@ static gx_status find_recurrent(gx_monitor *m, gx_diag *d) {
                         if (ov != GX_VAL_NONE) mark_recurrent(m, param_through_transposes(g, ov));
                     }
         }
-        free(dep);
+        gx_free(dep);
     }
     for (int32_t i = 0; i < m->r.n_params; i++) {
         gx_mon_param *P = &m->r.params[i];
@@ -255,15 +255,15 @@ static gx_status make_dir(const char *dir, gx_diag *d) {
 
 static gx_status setup(gx_monitor *m, const gx_monitor_opts *o, gx_diag *d) {
     const gx_graph *g = m->g;
-    m->r.params = calloc((size_t)g->n_params + 1, sizeof(gx_mon_param));
-    m->before = calloc((size_t)g->n_params + 1, sizeof(void *));
-    m->zero_in = calloc((size_t)g->n_taps + 1, sizeof(gx_val));
+    m->r.params = gx_calloc((size_t)g->n_params + 1, sizeof(gx_mon_param));
+    m->before = gx_calloc((size_t)g->n_params + 1, sizeof(void *));
+    m->zero_in = gx_calloc((size_t)g->n_taps + 1, sizeof(gx_val));
     if (!m->r.params || !m->before || !m->zero_in) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     m->r.n_params = g->n_params;
     for (int32_t i = 0; i < g->n_params; i++) {
         m->r.params[i].name = g->params[i].name;
         m->r.params[i].index = i;
-        m->before[i] = malloc(val_bytes(g, g->params[i].val) + 8);
+        m->before[i] = gx_malloc(val_bytes(g, g->params[i].val) + 8);
         if (m->before[i] == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     }
     GX_TRY(find_recurrent(m, d));
@@ -295,8 +295,8 @@ static gx_status setup(gx_monitor *m, const gx_monitor_opts *o, gx_diag *d) {
         uint64_t b = val_bytes(g, m->r.grad_time[i].val);
         if (b > m->buf_bytes) m->buf_bytes = b;
     }
-    m->buf = malloc(m->buf_bytes + 8);
-    m->zeros = calloc(1, m->zero_bytes + 8);
+    m->buf = gx_malloc(m->buf_bytes + 8);
+    m->zeros = gx_calloc(1, m->zero_bytes + 8);
     if (!m->buf || !m->zeros) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     if (o->dir) {
         m->dir = gx_strdup(o->dir);
@@ -315,7 +315,7 @@ static gx_status setup(gx_monitor *m, const gx_monitor_opts *o, gx_diag *d) {
 gx_status gx_monitor_new(const gx_graph *g, const gx_monitor_opts *o, gx_monitor **out,
                          gx_diag *d) {
     *out = NULL;
-    gx_monitor *m = calloc(1, sizeof *m);
+    gx_monitor *m = gx_calloc(1, sizeof *m);
     if (m == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     m->g = g;
     m->buckets = o->buckets;
@@ -331,35 +331,35 @@ gx_status gx_monitor_new(const gx_graph *g, const gx_monitor_opts *o, gx_monitor
 void gx_monitor_free(gx_monitor *m) {
     if (m == NULL) return;
     for (int32_t i = 0; i < m->r.n_gates; i++) {
-        free(m->r.gates[i].t0);
-        free(m->r.gates[i].t1);
-        free(m->r.gates[i].bucket);
-        free(m->r.gates[i].dist);
+        gx_free(m->r.gates[i].t0);
+        gx_free(m->r.gates[i].t1);
+        gx_free(m->r.gates[i].bucket);
+        gx_free(m->r.gates[i].dist);
     }
     for (int32_t i = 0; i < m->r.n_states; i++) {
-        free(m->r.states[i].norm);
-        free(m->r.states[i].saturated);
+        gx_free(m->r.states[i].norm);
+        gx_free(m->r.states[i].saturated);
     }
-    for (int32_t i = 0; i < m->r.n_grad_time; i++) free(m->r.grad_time[i].norm);
+    for (int32_t i = 0; i < m->r.n_grad_time; i++) gx_free(m->r.grad_time[i].norm);
     for (int32_t i = 0; i < m->r.n_params; i++) {
         gx_spectral_free(&m->r.params[i].spec);
-        if (m->before) free(m->before[i]);
+        if (m->before) gx_free(m->before[i]);
     }
-    free(m->r.layers);
-    free(m->r.gates);
-    free(m->r.states);
-    free(m->r.grad_time);
-    free(m->r.params);
-    free(m->before);
-    free(m->zero_in);
-    free(m->zeros);
-    free(m->buf);
-    free(m->dir);
+    gx_free(m->r.layers);
+    gx_free(m->r.gates);
+    gx_free(m->r.states);
+    gx_free(m->r.grad_time);
+    gx_free(m->r.params);
+    gx_free(m->before);
+    gx_free(m->zero_in);
+    gx_free(m->zeros);
+    gx_free(m->buf);
+    gx_free(m->dir);
     FILE *fs[4] = {m->jsonl, m->scalars, m->grad_time, m->states};
     for (int i = 0; i < 4; i++)
         if (fs[i]) fclose(fs[i]);
     gx_tb_close(m->tb);
-    free(m);
+    gx_free(m);
 }
 
 int32_t gx_monitor_n_wanted(const gx_monitor *m) {

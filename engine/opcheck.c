@@ -52,7 +52,7 @@ void gx_check_opts_default(gx_check_opts *o) {
 }
 
 void gx_check_report_free(gx_check_report *r) {
-    free(r->results);
+    gx_free(r->results);
     memset(r, 0, sizeof *r);
 }
 
@@ -259,17 +259,17 @@ static void draw(const gx_example_input *in, gx_rng *r, double *out, int64_t n) 
 }
 
 void gx_check_data_free(gx_check_data *dt) {
-    for (int32_t i = 0; i < dt->n && dt->v; i++) free(dt->v[i]);
-    free(dt->v);
-    free(dt->len);
+    for (int32_t i = 0; i < dt->n && dt->v; i++) gx_free(dt->v[i]);
+    gx_free(dt->v);
+    gx_free(dt->len);
     memset(dt, 0, sizeof *dt);
 }
 
 /* room for n inputs, each len[i] doubles (zeros) */
 static gx_status data_alloc(gx_check_data *dt, int32_t n, const int64_t *len, gx_diag *d) {
     memset(dt, 0, sizeof *dt);
-    dt->v = calloc((size_t)n + 1, sizeof *dt->v);
-    dt->len = calloc((size_t)n + 1, sizeof *dt->len);
+    dt->v = gx_calloc((size_t)n + 1, sizeof *dt->v);
+    dt->len = gx_calloc((size_t)n + 1, sizeof *dt->len);
     if (dt->v == NULL || dt->len == NULL) {
         gx_check_data_free(dt);
         return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
@@ -277,7 +277,7 @@ static gx_status data_alloc(gx_check_data *dt, int32_t n, const int64_t *len, gx
     dt->n = n;
     for (int32_t i = 0; i < n; i++) {
         dt->len[i] = len[i];
-        dt->v[i] = calloc((size_t)(len[i] ? len[i] : 1), sizeof(double));
+        dt->v[i] = gx_calloc((size_t)(len[i] ? len[i] : 1), sizeof(double));
         if (dt->v[i] == NULL) {
             gx_check_data_free(dt);
             return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
@@ -288,12 +288,12 @@ static gx_status data_alloc(gx_check_data *dt, int32_t n, const int64_t *len, gx
 
 /* zeroed data for every input of g */
 static gx_status data_for_inputs(const gx_graph *g, gx_check_data *dt, gx_diag *d) {
-    int64_t *len = calloc((size_t)g->n_inputs + 1, sizeof *len);
+    int64_t *len = gx_calloc((size_t)g->n_inputs + 1, sizeof *len);
     if (len == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     for (int32_t i = 0; i < g->n_inputs; i++)
         len[i] = gx_shape_numel(&g->values[g->inputs[i].val].info.shape);
     gx_status st = data_alloc(dt, g->n_inputs, len, d);
-    free(len);
+    gx_free(len);
     return st;
 }
 
@@ -312,7 +312,7 @@ gx_status gx_check_write(gx_exec *e, const gx_graph *g, gx_val v, const double *
     const gx_tensor_info *info = &g->values[v].info;
     int64_t n = gx_shape_numel(&info->shape);
     size_t bytes = (size_t)n * gx_dtype_size(info->dtype);
-    void *buf = malloc(bytes ? bytes : 1);
+    void *buf = gx_malloc(bytes ? bytes : 1);
     if (buf == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < n; i++) {
         if (info->dtype == GX_DTYPE_F64) ((double *)buf)[i] = x[i];
@@ -320,7 +320,7 @@ gx_status gx_check_write(gx_exec *e, const gx_graph *g, gx_val v, const double *
         else ((int32_t *)buf)[i] = (int32_t)x[i];
     }
     gx_status st = gx_exec_write(e, v, buf, bytes, d);
-    free(buf);
+    gx_free(buf);
     return st;
 }
 
@@ -336,12 +336,12 @@ gx_status gx_check_read(gx_exec *e, const gx_graph *g, gx_val v, double **out, i
     const gx_tensor_info *info = &g->values[v].info;
     *n = gx_shape_numel(&info->shape);
     size_t bytes = (size_t)*n * gx_dtype_size(info->dtype);
-    void *buf = malloc(bytes ? bytes : 1);
-    double *x = calloc((size_t)(*n ? *n : 1), sizeof(double));
+    void *buf = gx_malloc(bytes ? bytes : 1);
+    double *x = gx_calloc((size_t)(*n ? *n : 1), sizeof(double));
     *out = NULL;
     if (buf == NULL || x == NULL) {
-        free(buf);
-        free(x);
+        gx_free(buf);
+        gx_free(x);
         return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     }
     gx_status st = gx_exec_read(e, v, buf, bytes, d);
@@ -349,9 +349,9 @@ gx_status gx_check_read(gx_exec *e, const gx_graph *g, gx_val v, double **out, i
         x[i] = info->dtype == GX_DTYPE_F64   ? ((double *)buf)[i]
                : info->dtype == GX_DTYPE_F32 ? (double)((float *)buf)[i]
                                              : (double)((int32_t *)buf)[i];
-    free(buf);
+    gx_free(buf);
     if (st != GX_OK) {
-        free(x);
+        gx_free(x);
         return st;
     }
     *out = x;
@@ -426,7 +426,7 @@ static gx_status compare_outputs(const gx_graph *ga, gx_exec *ea, const char *a_
         gx_status st = gx_check_read(ea, ga, ga->outputs[o].val, &x, &n, d);
         if (st == GX_OK) st = gx_check_read(eb, gb, gb->outputs[ob].val, &y, &n2, d);
         if (st != GX_OK) {
-            free(x);
+            gx_free(x);
             return st;
         }
         if (n != n2) {
@@ -452,8 +452,8 @@ static gx_status compare_outputs(const gx_graph *ga, gx_exec *ea, const char *a_
             r->err = fmax(r->err, err);
             if (lim > 0) r->ratio = fmax(r->ratio, err / lim);
         }
-        free(x);
-        free(y);
+        gx_free(x);
+        gx_free(y);
     }
     if (*bad && r->tol > 0 && mode == CMP_SCALED) r->ratio = fmax(r->ratio, r->err / r->tol);
     return GX_OK;
@@ -520,7 +520,7 @@ static gx_status grad_check(const ccase *c, gx_check_graph *cg, gx_exec *full,
             r->err = fmax(r->err, err);
         }
         if (st == GX_OK) st = gx_check_write(fwd, cg->g, xv, x, d);
-        free(ana);
+        gx_free(ana);
     }
     r->ratio = r->err / r->tol;
     gx_exec_free(fwd);
@@ -675,7 +675,7 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
             return;
         }
         size_t cap = (b->cap ? b->cap * 2 : 1024) + (size_t)k;
-        char *s = realloc(b->s, cap);
+        char *s = gx_realloc(b->s, cap);
         if (s == NULL) {
             b->oom = 1;
             return;
@@ -970,7 +970,7 @@ static gx_status check_loop(const ccase *c) {
     gx_graph_free(gu);
     gx_check_graph_free(&cg);
     gx_check_data_free(&dt);
-    free(src.s);
+    gx_free(src.s);
     if (st == GX_ERR_NOMEM) return st;
     return push(c, &r);
 }
@@ -1079,7 +1079,7 @@ static void variant_name(const gx_op_example *v, char *buf, size_t size) {
         sb_printf(&b, "]");
     }
     snprintf(buf, size, "%s", b.oom || b.s == NULL ? v->name : b.s);
-    free(b.s);
+    gx_free(b.s);
 }
 
 /* 1 when op's infer accepts the example's shapes; the message goes to d otherwise */

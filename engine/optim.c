@@ -4,6 +4,7 @@
  * parameter's dtype too (as in PyTorch), so a checkpoint holds them exactly.
  */
 #include "optim.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -70,9 +71,9 @@ static size_t elem_size(int dtype) { return dtype == GX_DTYPE_F64 ? 8 : 4; }
 gx_status gx_optim_new(const gx_optim_config *c, const gx_optim_param *params, int32_t n,
                        gx_optim **out, gx_diag *d) {
     *out = NULL;
-    gx_optim *o = calloc(1, sizeof *o);
-    if (o == NULL || (o->p = calloc((size_t)n + 1, sizeof *o->p)) == NULL) {
-        free(o);
+    gx_optim *o = gx_calloc(1, sizeof *o);
+    if (o == NULL || (o->p = gx_calloc((size_t)n + 1, sizeof *o->p)) == NULL) {
+        gx_free(o);
         return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     }
     o->c = *c;
@@ -85,8 +86,8 @@ gx_status gx_optim_new(const gx_optim_config *c, const gx_optim_param *params, i
                                "params only", params[i].name);
         }
         size_t bytes = (size_t)params[i].n * elem_size(params[i].dtype) + 1;
-        o->p[i].s1 = gx_optim_state_name(o, 0) ? calloc(1, bytes) : NULL;
-        o->p[i].s2 = gx_optim_state_name(o, 1) ? calloc(1, bytes) : NULL;
+        o->p[i].s1 = gx_optim_state_name(o, 0) ? gx_calloc(1, bytes) : NULL;
+        o->p[i].s2 = gx_optim_state_name(o, 1) ? gx_calloc(1, bytes) : NULL;
         if ((gx_optim_state_name(o, 0) && !o->p[i].s1) || (gx_optim_state_name(o, 1) && !o->p[i].s2)) {
             gx_optim_free(o);
             return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
@@ -99,11 +100,11 @@ gx_status gx_optim_new(const gx_optim_config *c, const gx_optim_param *params, i
 void gx_optim_free(gx_optim *o) {
     if (o == NULL) return;
     for (int32_t i = 0; o->p && i < o->n; i++) {
-        free(o->p[i].s1);
-        free(o->p[i].s2);
+        gx_free(o->p[i].s1);
+        gx_free(o->p[i].s2);
     }
-    free(o->p);
-    free(o);
+    gx_free(o->p);
+    gx_free(o);
 }
 
 gx_optim_param *gx_optim_param_at(gx_optim *o, int32_t i) { return &o->p[i]; }

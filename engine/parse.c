@@ -11,6 +11,7 @@
  * checked: that is lowering's job.
  */
 #include "ast.h"
+#include "util.h"
 #include "lex.h"
 
 #include <locale.h>
@@ -1006,7 +1007,7 @@ gx_status gx_parse(const char *src, size_t n, const char *file, gx_ast_module **
         return gx_diag_at(d, GX_ERR_PARSE, pos, "file too large: %zu bytes (the limit is %zu MiB)",
                           n, MAX_INPUT_BYTES >> 20);
     }
-    gx_ast_module *m = calloc(1, sizeof *m);
+    gx_ast_module *m = gx_calloc(1, sizeof *m);
     if (m == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory while parsing %s", file);
     gx_arena_init(&m->arena);
     if ((m->file = gx_arena_strdup(&m->arena, file)) == NULL) {
@@ -1037,7 +1038,7 @@ gx_status gx_parse(const char *src, size_t n, const char *file, gx_ast_module **
 void gx_ast_free(gx_ast_module *m) {
     if (m == NULL) return;
     gx_arena_free(&m->arena);
-    free(m);
+    gx_free(m);
 }
 
 // ---- printer ----

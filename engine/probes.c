@@ -41,9 +41,9 @@ static int is_live(const gx_graph *g, gx_val v) {
 static gx_status plan_push(gx_probe_plan *p, gx_tap t, int32_t yield, gx_diag *d) {
     if (p->n == p->cap) {
         int32_t cap = p->cap ? 2 * p->cap : 16;
-        gx_tap *tt = realloc(p->taps, sizeof *tt * (size_t)cap);
+        gx_tap *tt = gx_realloc(p->taps, sizeof *tt * (size_t)cap);
         if (tt) p->taps = tt;
-        int32_t *yy = tt ? realloc(p->yield, sizeof *yy * (size_t)cap) : NULL;
+        int32_t *yy = tt ? gx_realloc(p->yield, sizeof *yy * (size_t)cap) : NULL;
         if (yy == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
         p->yield = yy;
         p->cap = cap;
@@ -194,8 +194,8 @@ gx_status gx_probes_loop_added(gx_graph *outer, int32_t node, const gx_val *res,
         t.name = gx_arena_strdup(&outer->arena, t.name);
         st = t.name ? graph_push(outer, t, d) : gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     }
-    free(p->taps);
-    free(p->yield);
+    gx_free(p->taps);
+    gx_free(p->yield);
     memset(p, 0, sizeof *p);
     return st;
 }

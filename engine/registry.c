@@ -20,7 +20,7 @@ static void default_log(void *user, gx_log_level level, const char *msg) {
 }
 
 gx_registry *gx_registry_new(void) {
-    gx_registry *r = calloc(1, sizeof *r);
+    gx_registry *r = gx_calloc(1, sizeof *r);
     if (r == NULL) return NULL;
     r->log = default_log;
     r->device = -1;
@@ -46,22 +46,22 @@ void gx_registry_free(gx_registry *r) {
     for (int i = 0; i < r->n_backends; i++) {
         gx_backend *b = &r->backends[i];
         if (b->ctx && b->desc.deinit) b->desc.deinit(b->ctx);
-        free(b->name);
+        gx_free(b->name);
     }
-    for (int i = 0; i < r->n_ops; i++) free(r->ops[i].name);
+    for (int i = 0; i < r->n_ops; i++) gx_free(r->ops[i].name);
     for (int i = r->n_plugins - 1; i >= 0; i--) gx_registry_unload_plugin(r, i);
     for (int i = 0; i < r->n_plugins; i++) {
-        free(r->plugins[i].path);
-        free(r->plugins[i].name);
-        free(r->plugins[i].version);
+        gx_free(r->plugins[i].path);
+        gx_free(r->plugins[i].name);
+        gx_free(r->plugins[i].version);
     }
-    for (int i = 0; i < r->n_once; i++) free(r->once[i]);
-    free(r->once);
-    free(r->backends);
-    free(r->kernels);
-    free(r->ops);
-    free(r->plugins);
-    free(r);
+    for (int i = 0; i < r->n_once; i++) gx_free(r->once[i]);
+    gx_free(r->once);
+    gx_free(r->backends);
+    gx_free(r->kernels);
+    gx_free(r->ops);
+    gx_free(r->plugins);
+    gx_free(r);
 }
 
 int gx_registry_first_time(gx_registry *r, const char *key) {
@@ -70,7 +70,7 @@ int gx_registry_first_time(gx_registry *r, const char *key) {
     char **p = gx_grow(r->once, &r->cap_once, r->n_once + 1, sizeof *p);
     char *k = gx_strdup(key);
     if (p == NULL || k == NULL) {
-        free(k);
+        gx_free(k);
         return 1;   /* out of memory: say it again rather than never */
     }
     r->once = p;
@@ -81,7 +81,7 @@ int gx_registry_first_time(gx_registry *r, const char *key) {
 void gx_registry_rollback(gx_registry *r, int plugin) {
     int w = 0;
     for (int i = 0; i < r->n_ops; i++) {
-        if (r->ops[i].plugin == plugin) free(r->ops[i].name);
+        if (r->ops[i].plugin == plugin) gx_free(r->ops[i].name);
         else r->ops[w++] = r->ops[i];
     }
     r->n_ops = w;
@@ -96,7 +96,7 @@ void gx_registry_rollback(gx_registry *r, int plugin) {
         if (r->backends[i].plugin == plugin) {
             if (r->backends[i].ctx && r->backends[i].desc.deinit)
                 r->backends[i].desc.deinit(r->backends[i].ctx);
-            free(r->backends[i].name);
+            gx_free(r->backends[i].name);
         } else {
             r->backends[w++] = r->backends[i];
         }
@@ -186,7 +186,7 @@ static gx_status register_op(gx_host *h, const gx_op_desc *desc) {
     op.name = gx_strdup(op.desc.name);
     gx_op *ops = op.name ? gx_grow(r->ops, &r->cap_ops, r->n_ops + 1, sizeof op) : NULL;
     if (ops == NULL) {
-        free(op.name);
+        gx_free(op.name);
         return GX_ERR_NOMEM;
     }
     r->ops = ops;
@@ -239,7 +239,7 @@ static gx_status register_backend(gx_host *h, const gx_backend_desc *desc) {
     gx_backend *bs = b.name ? gx_grow(r->backends, &r->cap_backends, r->n_backends + 1, sizeof b)
                             : NULL;
     if (bs == NULL) {
-        free(b.name);
+        gx_free(b.name);
         return GX_ERR_NOMEM;
     }
     r->backends = bs;
@@ -270,12 +270,12 @@ static gx_status host_set_error(gx_host *h, gx_status st, const char *fmt, ...) 
 
 static void *host_alloc(gx_host *h, size_t n) {
     (void)h;
-    return malloc(n ? n : 1);
+    return gx_malloc(n ? n : 1);
 }
 
 static void host_free(gx_host *h, void *p) {
     (void)h;
-    free(p);
+    gx_free(p);
 }
 
 static const void *host_get_extension(gx_host *h, const char *id) {

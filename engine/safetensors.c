@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "safetensors.h"
+#include "util.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -36,7 +37,7 @@ static int host_is_little_endian(void) {
 
 static char *dup_str(const char *s) {
     size_t n = strlen(s) + 1;
-    char *p = malloc(n);
+    char *p = gx_malloc(n);
     if (p) memcpy(p, s, n);
     return p;
 }
@@ -323,7 +324,7 @@ static gx_status check_metadata(const cJSON *m, const char *fname, gx_diag *d) {
                                v->string, json_what(v, what, sizeof what));
     if (n < 2) return GX_OK;
     /* cJSON keeps duplicate keys; sort to find them (a hostile header may hold millions) */
-    const char **keys = malloc((size_t)n * sizeof *keys);
+    const char **keys = gx_malloc((size_t)n * sizeof *keys);
     if (keys == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "%s: out of memory", fname);
     for (const cJSON *v = m->child; v; v = v->next) keys[k++] = v->string;
     qsort(keys, (size_t)n, sizeof *keys, cmp_str_ptr);
@@ -332,7 +333,7 @@ static gx_status check_metadata(const cJSON *m, const char *fname, gx_diag *d) {
         if (strcmp(keys[i - 1], keys[i]) == 0)
             st = gx_diag_set(d, GX_ERR_FORMAT, "%s: '__metadata__' key '%s' appears twice", fname,
                              keys[i]);
-    free(keys);
+    gx_free(keys);
     return st;
 }
 
@@ -379,8 +380,8 @@ static gx_status load_tensors(gx_st_file *f, const st_entry *e, int n, const uns
     for (int i = 0; i < n; i++)
         total += round8(e[i].is_i64 ? (e[i].end - e[i].begin) / 2 : e[i].end - e[i].begin);
     if (total > SIZE_MAX) return gx_diag_set(d, GX_ERR_NOMEM, "%s: out of memory", fname);
-    f->data = malloc((size_t)total);
-    f->tensors = calloc((size_t)n + 1, sizeof *f->tensors);
+    f->data = gx_malloc((size_t)total);
+    f->tensors = gx_calloc((size_t)n + 1, sizeof *f->tensors);
     if (f->data == NULL || f->tensors == NULL)
         return gx_diag_set(d, GX_ERR_NOMEM, "%s: out of memory", fname);
     uint64_t at = 0;
@@ -420,10 +421,10 @@ static gx_status load_tensors(gx_st_file *f, const st_entry *e, int n, const uns
 }
 
 static gx_status build_name_index(gx_st_file *f, const char *fname, gx_diag *d) {
-    st_name_idx *tmp = malloc(((size_t)f->n_tensors + 1) * sizeof *tmp);
-    f->by_name = malloc(((size_t)f->n_tensors + 1) * sizeof *f->by_name);
+    st_name_idx *tmp = gx_malloc(((size_t)f->n_tensors + 1) * sizeof *tmp);
+    f->by_name = gx_malloc(((size_t)f->n_tensors + 1) * sizeof *f->by_name);
     if (tmp == NULL || f->by_name == NULL) {
-        free(tmp);
+        gx_free(tmp);
         return gx_diag_set(d, GX_ERR_NOMEM, "%s: out of memory", fname);
     }
     for (int i = 0; i < f->n_tensors; i++) {
@@ -432,13 +433,13 @@ static gx_status build_name_index(gx_st_file *f, const char *fname, gx_diag *d) 
     }
     if (f->n_tensors > 0) qsort(tmp, (size_t)f->n_tensors, sizeof *tmp, cmp_name_idx);
     for (int i = 0; i < f->n_tensors; i++) f->by_name[i] = tmp[i].idx;
-    free(tmp);
+    gx_free(tmp);
     return GX_OK;
 }
 
 static gx_status copy_metadata(gx_st_file *f, const cJSON *m, const char *fname, gx_diag *d) {
     int n = cJSON_GetArraySize(m);
-    f->meta = calloc((size_t)n + 1, sizeof *f->meta);
+    f->meta = gx_calloc((size_t)n + 1, sizeof *f->meta);
     if (f->meta == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "%s: out of memory", fname);
     for (const cJSON *v = m->child; v; v = v->next) {
         st_meta *kv = &f->meta[f->n_meta++];
@@ -503,8 +504,8 @@ static gx_status parse_into(gx_st_file *f, const unsigned char *bytes, size_t n,
         }
     }
     int n_items = cJSON_GetArraySize(root);
-    entries = calloc((size_t)n_items + 1, sizeof *entries);
-    names = calloc((size_t)n_items + 1, sizeof *names);
+    entries = gx_calloc((size_t)n_items + 1, sizeof *entries);
+    names = gx_calloc((size_t)n_items + 1, sizeof *names);
     if (entries == NULL || names == NULL) {
         st = gx_diag_set(d, GX_ERR_NOMEM, "%s: out of memory", fname);
         goto done;
@@ -550,8 +551,8 @@ static gx_status parse_into(gx_st_file *f, const unsigned char *bytes, size_t n,
     if (st == GX_OK && meta != NULL) st = copy_metadata(f, meta, fname, d);
 
 done:
-    free(names);
-    free(entries);
+    gx_free(names);
+    gx_free(entries);
     cJSON_Delete(root);
     return st;
 }
@@ -565,7 +566,7 @@ gx_status gx_st_parse(const void *bytes, size_t n, const char *display_name, gx_
                            fname);
     if (bytes == NULL && n > 0)
         return gx_diag_set(d, GX_ERR_INVALID, "%s: no bytes to parse", fname);
-    gx_st_file *f = calloc(1, sizeof *f);
+    gx_st_file *f = gx_calloc(1, sizeof *f);
     if (f == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "%s: out of memory", fname);
     gx_status st = parse_into(f, bytes, n, fname, d);
     if (st != GX_OK) {
@@ -596,7 +597,7 @@ gx_status gx_st_read_file(const char *path, gx_st_file **out, gx_diag *d) {
         return gx_diag_set(d, GX_ERR_NOMEM, "%s: file too large to load", path);
     }
     size_t size = (size_t)sb.st_size;
-    unsigned char *buf = malloc(size + 1);
+    unsigned char *buf = gx_malloc(size + 1);
     if (buf == NULL) {
         fclose(fp);
         return gx_diag_set(d, GX_ERR_NOMEM, "%s: out of memory (%zu bytes)", path, size);
@@ -606,13 +607,13 @@ gx_status gx_st_read_file(const char *path, gx_st_file **out, gx_diag *d) {
     int err = ferror(fp) ? errno : 0;
     fclose(fp);
     if (err != 0 || got != size) {
-        free(buf);
+        gx_free(buf);
         if (err != 0)
             return gx_diag_set(d, GX_ERR_IO, "%s: read failed: %s", path, strerror(err));
         return gx_diag_set(d, GX_ERR_IO, "%s: file changed size while being read", path);
     }
     gx_status st = gx_st_parse(buf, size, path, out, d);
-    free(buf);
+    gx_free(buf);
     return st;
 }
 
@@ -655,16 +656,16 @@ gx_status gx_st_meta_at(const gx_st_file *f, int i, const char **key, const char
 
 void gx_st_free(gx_st_file *f) {
     if (f == NULL) return;
-    for (int i = 0; i < f->n_tensors; i++) free((char *)f->tensors[i].name);
+    for (int i = 0; i < f->n_tensors; i++) gx_free((char *)f->tensors[i].name);
     for (int i = 0; i < f->n_meta; i++) {
-        free(f->meta[i].key);
-        free(f->meta[i].value);
+        gx_free(f->meta[i].key);
+        gx_free(f->meta[i].value);
     }
-    free(f->tensors);
-    free(f->by_name);
-    free(f->meta);
-    free(f->data);
-    free(f);
+    gx_free(f->tensors);
+    gx_free(f->by_name);
+    gx_free(f->meta);
+    gx_free(f->data);
+    gx_free(f);
 }
 
 // ---- writing ----
@@ -684,28 +685,28 @@ struct gx_st_writer {
     st_meta    *meta;
 };
 
-gx_st_writer *gx_st_writer_new(void) { return calloc(1, sizeof(gx_st_writer)); }
+gx_st_writer *gx_st_writer_new(void) { return gx_calloc(1, sizeof(gx_st_writer)); }
 
 void gx_st_writer_free(gx_st_writer *w) {
     if (w == NULL) return;
     for (int i = 0; i < w->n_tensors; i++) {
-        free(w->tensors[i].name);
-        free(w->tensors[i].data);
+        gx_free(w->tensors[i].name);
+        gx_free(w->tensors[i].data);
     }
     for (int i = 0; i < w->n_meta; i++) {
-        free(w->meta[i].key);
-        free(w->meta[i].value);
+        gx_free(w->meta[i].key);
+        gx_free(w->meta[i].value);
     }
-    free(w->tensors);
-    free(w->meta);
-    free(w);
+    gx_free(w->tensors);
+    gx_free(w->meta);
+    gx_free(w);
 }
 
 static int grow(void **arr, int *cap, int need, size_t elem) {
     if (need <= *cap) return 1;
     int nc = *cap < 8 ? 16 : *cap > INT32_MAX / 2 ? INT32_MAX : *cap * 2;
     if (nc < need) nc = need;
-    void *p = realloc(*arr, (size_t)nc * elem);
+    void *p = gx_realloc(*arr, (size_t)nc * elem);
     if (p == NULL) return 0;
     *arr = p;
     *cap = nc;
@@ -752,10 +753,10 @@ gx_status gx_st_writer_add(gx_st_writer *w, const char *name, gx_dtype dtype,
         return gx_diag_set(d, GX_ERR_NOMEM, "safetensors writer: out of memory");
     st_wtensor t;
     t.name = dup_str(name);
-    t.data = malloc(nbytes ? nbytes : 1);
+    t.data = gx_malloc(nbytes ? nbytes : 1);
     if (t.name == NULL || t.data == NULL) {
-        free(t.name);
-        free(t.data);
+        gx_free(t.name);
+        gx_free(t.data);
         return gx_diag_set(d, GX_ERR_NOMEM, "safetensors writer: out of memory");
     }
     if (nbytes) memcpy(t.data, data, nbytes);
@@ -773,15 +774,15 @@ gx_status gx_st_writer_meta(gx_st_writer *w, const char *key, const char *value)
     if (v == NULL) return GX_ERR_NOMEM;
     for (int i = 0; i < w->n_meta; i++) {
         if (strcmp(w->meta[i].key, key) == 0) {
-            free(w->meta[i].value);
+            gx_free(w->meta[i].value);
             w->meta[i].value = v;
             return GX_OK;
         }
     }
     char *k = dup_str(key);
     if (k == NULL || !grow((void **)&w->meta, &w->cap_meta, w->n_meta + 1, sizeof *w->meta)) {
-        free(k);
-        free(v);
+        gx_free(k);
+        gx_free(v);
         return GX_ERR_NOMEM;
     }
     w->meta[w->n_meta].key = k;
@@ -851,20 +852,20 @@ static int write_file(FILE *fp, const char *header, size_t hlen, size_t padded,
 /* Make the rename itself durable. Best effort: the data is already safe in the file, and some
  * filesystems refuse fsync on a directory. */
 static void sync_parent_dir(const char *path) {
+    /* no allocation: out of memory must not skip it */
+    char dir[4096];
     const char *slash = strrchr(path, '/');
-    char *dir = slash ? malloc((size_t)(slash - path) + 2) : NULL;
-    if (slash && dir == NULL) return;
-    if (dir) {
+    if (slash && (size_t)(slash - path) + 2 > sizeof dir) return;
+    if (slash) {
         size_t n = slash == path ? 1 : (size_t)(slash - path);
         memcpy(dir, path, n);
         dir[n] = '\0';
     }
-    int fd = open(dir ? dir : ".", O_RDONLY);
+    int fd = open(slash ? dir : ".", O_RDONLY);
     if (fd >= 0) {
         (void)fsync(fd);
         close(fd);
     }
-    free(dir);
 }
 
 gx_status gx_st_writer_save(const gx_st_writer *w, const char *path, gx_diag *d) {
@@ -879,15 +880,15 @@ gx_status gx_st_writer_save(const gx_st_writer *w, const char *path, gx_diag *d)
     /* Spaces pad the header so the data section starts 8-byte aligned, as the reference does. */
     size_t padded = (hlen + 7u) & ~(size_t)7u;
     if (padded > ST_MAX_HEADER) {
-        free(header);
+        cJSON_free(header);
         return gx_diag_set(d, GX_ERR_INVALID,
                            "%s: header would be %zu bytes, over the %u-byte limit readers accept",
                            path, padded, ST_MAX_HEADER);
     }
     size_t tlen = strlen(path) + 32;
-    char *tmp = malloc(tlen);
+    char *tmp = gx_malloc(tlen);
     if (tmp == NULL) {
-        free(header);
+        cJSON_free(header);
         return gx_diag_set(d, GX_ERR_NOMEM, "%s: out of memory", path);
     }
     snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
@@ -915,7 +916,7 @@ gx_status gx_st_writer_save(const gx_st_writer *w, const char *path, gx_diag *d)
         if (ok) sync_parent_dir(path);
         else remove(tmp);
     }
-    free(tmp);
-    free(header);
+    gx_free(tmp);
+    cJSON_free(header);
     return st;
 }

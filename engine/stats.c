@@ -2,6 +2,7 @@
  * stats.c: summaries, norms and power iteration for diagnostics (see stats.h).
  */
 #include "stats.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -172,9 +173,9 @@ gx_status gx_spectral_init(gx_spectral *s, int64_t rows, int64_t cols, int64_t H
     s->rows = rows;
     s->cols = cols;
     s->H = H;
-    s->v_block = malloc(sizeof(double) * (size_t)(s->blocks * H));
-    s->v_sigma = malloc(sizeof(double) * (size_t)cols);
-    s->tmp = malloc(sizeof(double) * (size_t)(H + cols + rows));   /* y | z | W v */
+    s->v_block = gx_malloc(sizeof(double) * (size_t)(s->blocks * H));
+    s->v_sigma = gx_malloc(sizeof(double) * (size_t)cols);
+    s->tmp = gx_malloc(sizeof(double) * (size_t)(H + cols + rows));   /* y | z | W v */
     if (!s->v_block || !s->v_sigma || !s->tmp) {
         gx_spectral_free(s);
         return GX_ERR_NOMEM;
@@ -186,9 +187,9 @@ gx_status gx_spectral_init(gx_spectral *s, int64_t rows, int64_t cols, int64_t H
 }
 
 void gx_spectral_free(gx_spectral *s) {
-    free(s->v_block);
-    free(s->v_sigma);
-    free(s->tmp);
+    gx_free(s->v_block);
+    gx_free(s->v_sigma);
+    gx_free(s->tmp);
     memset(s, 0, sizeof *s);
 }
 

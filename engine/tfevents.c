@@ -103,7 +103,7 @@ static int buf_reserve(tb_buf *b, size_t extra) {
         }
         cap *= 2;
     }
-    unsigned char *p = realloc(b->p, cap);
+    unsigned char *p = gx_realloc(b->p, cap);
     if (p == NULL) {
         b->oom = 1;
         return 0;
@@ -324,7 +324,7 @@ static gx_status make_dirs(const char *dir, gx_diag *d) {
         *s = c;
         if (c == '\0') break;
     }
-    free(p);
+    gx_free(p);
     if (st != GX_OK) return st;
     struct stat sb;
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
@@ -340,7 +340,7 @@ static gx_status create_file(gx_tb_writer *w, const char *dir, gx_diag *d) {
     size_t dn = strlen(dir);
     while (dn > 1 && dir[dn - 1] == '/') dn--;   /* "logs/" and "logs" name the same file */
     size_t cap = dn + strlen(host) + 96;
-    w->path = malloc(cap);
+    w->path = gx_malloc(cap);
     if (w->path == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "%s: out of memory", dir);
     long long now = (long long)time(NULL);
     for (int k = 0; k < TB_NAME_TRIES; k++) {
@@ -360,7 +360,7 @@ gx_status gx_tb_open(const char *dir, gx_tb_writer **out, gx_diag *d) {
         return gx_diag_set(d, GX_ERR_INVALID, "tensorboard: no log directory given");
     gx_status st = make_dirs(dir, d);
     if (st != GX_OK) return st;
-    gx_tb_writer *w = calloc(1, sizeof *w);
+    gx_tb_writer *w = gx_calloc(1, sizeof *w);
     if (w == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "%s: out of memory", dir);
     w->fd = -1;
     default_limits(w->limits);
@@ -378,9 +378,9 @@ gx_status gx_tb_open(const char *dir, gx_tb_writer **out, gx_diag *d) {
             close(w->fd);
             unlink(w->path);
         }
-        free(w->out.p);
-        free(w->path);
-        free(w);
+        gx_free(w->out.p);
+        gx_free(w->path);
+        gx_free(w);
         return st;
     }
     *out = w;
@@ -496,9 +496,9 @@ void gx_tb_close(gx_tb_writer *w) {
     if (w == NULL) return;
     if (w->out.len > 0) (void)write_out(w, NULL);
     close(w->fd);
-    free(w->out.p);
-    free(w->path);
-    free(w);
+    gx_free(w->out.p);
+    gx_free(w->path);
+    gx_free(w);
 }
 
 const char *gx_tb_path(const gx_tb_writer *w) {

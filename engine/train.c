@@ -100,24 +100,25 @@ static size_t info_bytes(const gx_tensor_info *t) {
 
 void gx_trainer_request_stop(gx_trainer *t) { t->stop = 1; }
 double gx_trainer_val_loss(const gx_trainer *t) { return t->val_loss; }
+int64_t gx_trainer_step_count(const gx_trainer *t) { return t->step; }
 
 void gx_trainer_free(gx_trainer *t) {
     if (t == NULL) return;
-    for (int32_t i = 0; t->slots && i < t->n_slots; i++) free(t->slots[i].host);
-    free(t->slots);
-    free(t->saved_states);
+    for (int32_t i = 0; t->slots && i < t->n_slots; i++) gx_free(t->slots[i].host);
+    gx_free(t->slots);
+    gx_free(t->saved_states);
     if (t->opt) {
         for (int32_t i = 0; i < gx_optim_n_params(t->opt); i++) {
-            free(gx_optim_param_at(t->opt, i)->data);
-            free(gx_optim_param_at(t->opt, i)->grad);
+            gx_free(gx_optim_param_at(t->opt, i)->data);
+            gx_free(gx_optim_param_at(t->opt, i)->grad);
         }
         gx_optim_free(t->opt);
     }
-    free(t->grad_val);
-    free(t->grad_diag);
-    free(t->dev_s);
-    free(t->dev_next);
-    free(t->zeros);
+    gx_free(t->grad_val);
+    gx_free(t->grad_diag);
+    gx_free(t->dev_s);
+    gx_free(t->dev_next);
+    gx_free(t->zeros);
     gx_monitor_free(t->mon);
     gx_exec_free(t->e);
     gx_exec_free(t->ee);
@@ -127,9 +128,9 @@ void gx_trainer_free(gx_trainer *t) {
     gx_graph_free(t->gd);
     gx_data_free(t->data);
     gx_checkpoint_free(t->resume);
-    free(t->path);
-    free(t->text);
-    free(t);
+    gx_free(t->path);
+    gx_free(t->text);
+    gx_free(t);
 }
 
 /* ---- set-up ---- */
@@ -181,7 +182,7 @@ static gx_status open_data(gx_trainer *t, gx_diag *d) {
 /* Every input is fed by the data set (by name), a carried state, or the random key. */
 static gx_status match_inputs(gx_trainer *t, gx_diag *d) {
     gx_graph *g = t->g;
-    t->slots = calloc((size_t)g->n_inputs + 1, sizeof(slot));
+    t->slots = gx_calloc((size_t)g->n_inputs + 1, sizeof(slot));
     if (t->slots == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     const gx_dataset *ds = t->data;
     for (int32_t i = 0; i < g->n_inputs; i++) {
@@ -222,13 +223,13 @@ static gx_status match_inputs(gx_trainer *t, gx_diag *d) {
             return gx_diag_at(d, GX_ERR_NOT_FOUND, in->pos, "input '%s' is not provided by the "
                               "data (%s gives: %s)", in->name, ds->source, list);
         }
-        s->host = calloc(1, s->bytes + 8);
+        s->host = gx_calloc(1, s->bytes + 8);
         if (s->host == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     }
     size_t state_bytes = 0;
     for (int32_t i = 0; i < t->n_slots; i++)
         if (t->slots[i].kind == SLOT_STATE) state_bytes += t->slots[i].bytes;
-    t->saved_states = malloc(state_bytes + 1);
+    t->saved_states = gx_malloc(state_bytes + 1);
     if (t->saved_states == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     return GX_OK;
 }
@@ -343,7 +344,7 @@ static gx_status plan_one(gx_trainer *t, int p, const char *backend, gx_diag *d)
     int dev = p == P_TRAIN && t->dev_opt;
     if (dev) extra = 3 * g->n_params + 1;   /* the next params and states, and gsq */
     int32_t n = 0, cap = g->n_params + t->n_slots + GX_TRAIN_MAX_METRICS + extra + 2;
-    gx_val *w = malloc(sizeof(gx_val) * (size_t)cap);
+    gx_val *w = gx_malloc(sizeof(gx_val) * (size_t)cap);
     if (w == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     if (g->loss != GX_VAL_NONE) w[n++] = g->loss;
     gx_status st = grads ? find_grads(g, grads, d) : GX_OK;
@@ -359,10 +360,10 @@ static gx_status plan_one(gx_trainer *t, int p, const char *backend, gx_diag *d)
     } else if (extra) gx_monitor_wanted(t->mon, w + n);
     n += extra;
     if (st == GX_OK) st = gx_exec_new(g, backend, w, n, es[p], d);
-    free(w);
+    gx_free(w);
     if (st != GX_OK || !dev) return st;
     /* after each run the next values replace the params and the optimizer's states */
-    gx_val *dst = malloc(sizeof(gx_val) * (size_t)(3 * g->n_params + 1));
+    gx_val *dst = gx_malloc(sizeof(gx_val) * (size_t)(3 * g->n_params + 1));
     if (dst == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     for (int32_t i = 0; i < g->n_params; i++) {
         dst[3 * i] = g->params[i].val;
@@ -370,7 +371,7 @@ static gx_status plan_one(gx_trainer *t, int p, const char *backend, gx_diag *d)
         dst[3 * i + 2] = t->dev_s[2 * i + 1];
     }
     st = gx_exec_set_updates(*es[p], dst, t->dev_next, 3 * g->n_params, d);
-    free(dst);
+    gx_free(dst);
     return st;
 }
 
@@ -385,8 +386,8 @@ static gx_status add_device_optimizer(gx_trainer *t, gx_diag *d) {
         return gx_diag_set(d, GX_ERR_NOT_FOUND, "the core ops plugin lacks sumsq or optim_step, "
                            "which training on a device backend needs");
     int32_t np = g->n_params;
-    t->dev_s = malloc(sizeof(gx_val) * (size_t)(2 * np + 1));
-    t->dev_next = malloc(sizeof(gx_val) * (size_t)(3 * np + 1));
+    t->dev_s = gx_malloc(sizeof(gx_val) * (size_t)(2 * np + 1));
+    t->dev_next = gx_malloc(sizeof(gx_val) * (size_t)(3 * np + 1));
     if (t->dev_s == NULL || t->dev_next == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     GX_TRY(find_grads(g, t->grad_val, d));
     gx_srcpos pos = {0};
@@ -433,7 +434,7 @@ static gx_status add_device_optimizer(gx_trainer *t, gx_diag *d) {
         GX_TRY(gx_attrs_resolve(g, step, kv, 2, attrs, pp->pos, d));
         GX_TRY(gx_graph_add_node(g, step, in, 6, attrs, pp->pos, 1, &t->dev_next[3 * i], 3, &n_out, d));
     }
-    t->zeros = calloc(1, zbytes);
+    t->zeros = gx_calloc(1, zbytes);
     if (t->zeros == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     t->dev_opt = 1;
     t->dev_stale = 1;
@@ -441,7 +442,7 @@ static gx_status add_device_optimizer(gx_trainer *t, gx_diag *d) {
 }
 
 static gx_status plan(gx_trainer *t, gx_diag *d) {
-    t->grad_val = malloc(sizeof(gx_val) * ((size_t)t->g->n_params + 1));
+    t->grad_val = gx_malloc(sizeof(gx_val) * ((size_t)t->g->n_params + 1));
     if (t->grad_val == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     GX_TRY(plan_one(t, P_TRAIN, t->c.backend, d));
     if (!gx_exec_host_memory(t->e)) {
@@ -458,7 +459,7 @@ static gx_status plan(gx_trainer *t, gx_diag *d) {
         return gx_diag_set(d, GX_ERR_INVALID, "the diagnostics graph has other params");
     gx_monitor_opts mo = {.dir = t->c.diag_dir, .tensorboard = t->c.tensorboard,
                           .buckets = t->c.diag_buckets};
-    t->grad_diag = malloc(sizeof(gx_val) * ((size_t)t->gd->n_params + 1));
+    t->grad_diag = gx_malloc(sizeof(gx_val) * ((size_t)t->gd->n_params + 1));
     if (t->grad_diag == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     GX_TRY(gx_monitor_new(t->gd, &mo, &t->mon, d));
     GX_TRY(plan_one(t, P_DIAG, gx_exec_backend_name(t->e), d));
@@ -468,7 +469,7 @@ static gx_status plan(gx_trainer *t, gx_diag *d) {
 
 static gx_status init_params(gx_trainer *t, gx_diag *d) {
     gx_graph *g = t->g;
-    gx_optim_param *ps = calloc((size_t)g->n_params + 1, sizeof *ps);
+    gx_optim_param *ps = gx_calloc((size_t)g->n_params + 1, sizeof *ps);
     if (ps == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     gx_status st = GX_OK;
     for (int32_t i = 0; i < g->n_params && st == GX_OK; i++) {
@@ -476,17 +477,17 @@ static gx_status init_params(gx_trainer *t, gx_diag *d) {
         size_t bytes = info_bytes(&v->info);
         ps[i] = (gx_optim_param){.name = g->params[i].name, .dtype = v->info.dtype,
                                  .n = gx_shape_numel(&v->info.shape),
-                                 .data = malloc(bytes + 8), .grad = calloc(1, bytes + 8)};
+                                 .data = gx_malloc(bytes + 8), .grad = gx_calloc(1, bytes + 8)};
         if (ps[i].data == NULL || ps[i].grad == NULL) st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
         else st = gx_init_fill(&g->params[i].init, &v->info, t->c.seed, g->params[i].name, ps[i].data, d);
     }
     if (st == GX_OK) st = gx_optim_new(&t->c.optim, ps, g->n_params, &t->opt, d);
     if (st != GX_OK)
         for (int32_t i = 0; i < g->n_params; i++) {
-            free(ps[i].data);
-            free(ps[i].grad);
+            gx_free(ps[i].data);
+            gx_free(ps[i].grad);
         }
-    free(ps);
+    gx_free(ps);
     return st;
 }
 
@@ -545,7 +546,7 @@ gx_status gx_trainer_new(gx_registry *reg, const char *path, gx_ast_module *m,
                          const char *graph_text, size_t graph_len, const gx_train_config *c,
                          gx_trainer **out, gx_diag *d) {
     *out = NULL;
-    gx_trainer *t = calloc(1, sizeof *t);
+    gx_trainer *t = gx_calloc(1, sizeof *t);
     if (t == NULL) {
         gx_ast_free(m);
         return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
@@ -554,7 +555,7 @@ gx_status gx_trainer_new(gx_registry *reg, const char *path, gx_ast_module *m,
     t->reg = reg;
     t->val_loss = NAN;
     t->path = gx_strdup(path);
-    t->text = malloc(graph_len + 1);
+    t->text = gx_malloc(graph_len + 1);
     gx_status st = GX_OK;
     if (t->path == NULL || t->text == NULL) st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     if (st == GX_OK) {
@@ -602,11 +603,11 @@ gx_status gx_trainer_new(gx_registry *reg, const char *path, gx_ast_module *m,
 static gx_status params_to_host(gx_trainer *t, gx_diag *d) {
     if (!t->dev_opt || !t->host_stale) return GX_OK;
     int32_t np = t->g->n_params, n = 0;
-    gx_val *v = malloc(sizeof(gx_val) * (size_t)(3 * np + 1));
-    void **dst = malloc(sizeof(void *) * (size_t)(3 * np + 1));
+    gx_val *v = gx_malloc(sizeof(gx_val) * (size_t)(3 * np + 1));
+    void **dst = gx_malloc(sizeof(void *) * (size_t)(3 * np + 1));
     if (v == NULL || dst == NULL) {
-        free(v);
-        free(dst);
+        gx_free(v);
+        gx_free(dst);
         return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     }
     for (int32_t i = 0; i < np; i++) {
@@ -621,8 +622,8 @@ static gx_status params_to_host(gx_trainer *t, gx_diag *d) {
         }
     }
     gx_status st = gx_exec_read_many(t->e, n, v, dst, d);   /* one round trip */
-    free(v);
-    free(dst);
+    gx_free(v);
+    gx_free(dst);
     if (st == GX_OK) t->host_stale = 0;
     return st;
 }
@@ -752,8 +753,50 @@ static gx_status validate(gx_trainer *t, gx_train_event *ev, gx_diag *d) {
     return GX_OK;
 }
 
+/* gx_st_writer_meta with the failure said */
+static gx_status writer_meta(gx_st_writer *w, gx_diag *d, const char *key, const char *value) {
+    gx_status st = gx_st_writer_meta(w, key, value);
+    if (st != GX_OK) return gx_diag_set(d, st, "checkpoint metadata '%s': %s", key,
+                                        st == GX_ERR_NOMEM ? "out of memory" : "cannot add");
+    return GX_OK;
+}
+
+/* the first element of a float array that is NaN or Inf, or -1 */
+static int64_t first_not_finite(int dtype, const void *data, int64_t n) {
+    if (data == NULL) return -1;
+    if (dtype == GX_DTYPE_F32) {
+        for (int64_t i = 0; i < n; i++)
+            if (!isfinite(((const float *)data)[i])) return i;
+    } else if (dtype == GX_DTYPE_F64) {
+        for (int64_t i = 0; i < n; i++)
+            if (!isfinite(((const double *)data)[i])) return i;
+    }
+    return -1;
+}
+
 static gx_status save_checkpoint(gx_trainer *t, gx_diag *d) {
     GX_TRY(params_to_host(t, d));
+    /* A NaN model is never written over a good checkpoint: an update can overflow a param
+     * while the loss and gradients of its step were still finite. */
+    for (int32_t i = 0; i < gx_optim_n_params(t->opt); i++) {
+        gx_optim_param *p = gx_optim_param_at(t->opt, i);
+        int64_t at = first_not_finite(p->dtype, p->data, p->n);
+        const char *what = "param";
+        if (at < 0) {
+            at = first_not_finite(p->dtype, p->s1, p->n);
+            what = "optimizer state of param";
+        }
+        if (at < 0) {
+            at = first_not_finite(p->dtype, p->s2, p->n);
+            what = "optimizer state of param";
+        }
+        if (at >= 0)
+            return gx_diag_set(d, GX_ERR_INVALID, "%s: error: not saving the checkpoint of step "
+                               "%lld: element %lld of the %s '%s' is not finite (the update "
+                               "overflowed; a lower --lr or --clip helps); the previous "
+                               "checkpoint is kept", t->c.checkpoint, (long long)t->step,
+                               (long long)at, what, p->name);
+    }
     gx_st_writer *w = gx_st_writer_new();
     if (w == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     gx_status st = GX_OK;
@@ -778,13 +821,13 @@ static gx_status save_checkpoint(gx_trainer *t, gx_diag *d) {
     }
     const gx_vocab *v = gx_data_vocab(t->data);
     if (st == GX_OK && v && v->n > 0) {
-        int32_t *ids = malloc(sizeof(int32_t) * (size_t)v->n);
+        int32_t *ids = gx_malloc(sizeof(int32_t) * (size_t)v->n);
         if (ids == NULL) st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
         for (int32_t i = 0; ids && i < v->n; i++) ids[i] = (int32_t)v->syms[i];
         gx_shape sh = {.ndim = 1, .dims = {v->n}};
         if (st == GX_OK) st = gx_st_writer_add(w, "vocab", GX_DTYPE_I32, &sh, ids, d);
-        free(ids);
-        if (st == GX_OK) st = gx_st_writer_meta(w, "gexec.vocab_bytes", v->bytes ? "1" : "0");
+        gx_free(ids);
+        if (st == GX_OK) st = writer_meta(w, d, "gexec.vocab_bytes", v->bytes ? "1" : "0");
     }
     /* metadata: what the run is, so resume, sample and eval can check and rebuild it */
     char plugins[2048] = "";
@@ -805,15 +848,15 @@ static gx_status save_checkpoint(gx_trainer *t, gx_diag *d) {
         {"gexec.optimizer", gx_optim_name(t->c.optim.kind)},
         {"gexec.data", t->data->source},
     };
-    for (size_t i = 0; i < sizeof kv / sizeof kv[0] && st == GX_OK; i++) st = gx_st_writer_meta(w, kv[i][0], kv[i][1]);
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0] && st == GX_OK; i++) st = writer_meta(w, d, kv[i][0], kv[i][1]);
     snprintf(num, sizeof num, "%lld", (long long)t->step);
-    if (st == GX_OK) st = gx_st_writer_meta(w, "gexec.step", num);
+    if (st == GX_OK) st = writer_meta(w, d, "gexec.step", num);
     snprintf(num, sizeof num, "%lld", (long long)gx_optim_steps(t->opt));
-    if (st == GX_OK) st = gx_st_writer_meta(w, "gexec.optim_steps", num);
+    if (st == GX_OK) st = writer_meta(w, d, "gexec.optim_steps", num);
     snprintf(num, sizeof num, "%llu", (unsigned long long)t->c.seed);
-    if (st == GX_OK) st = gx_st_writer_meta(w, "gexec.seed", num);
+    if (st == GX_OK) st = writer_meta(w, d, "gexec.seed", num);
     snprintf(num, sizeof num, "%.17g", t->c.val_frac);
-    if (st == GX_OK) st = gx_st_writer_meta(w, "gexec.val_frac", num);
+    if (st == GX_OK) st = writer_meta(w, d, "gexec.val_frac", num);
     if (st == GX_OK) st = gx_st_writer_save(w, t->c.checkpoint, d);
     gx_st_writer_free(w);
     return st;

@@ -105,6 +105,8 @@ void      gx_trainer_request_stop(gx_trainer *t);
 void      gx_trainer_free(gx_trainer *t);
 /* After a run: the last validation loss (NAN when there was none). */
 double    gx_trainer_val_loss(const gx_trainer *t);
+/* steps done so far (a resumed run counts the checkpoint's) */
+int64_t   gx_trainer_step_count(const gx_trainer *t);
 
 /* ---- pieces of a run, for `gexec bench` ---- */
 

@@ -1,9 +1,63 @@
-/* util.c: array growth and string copies (see util.h). */
+/* util.c: the allocation hook, array growth and string copies (see util.h). */
 #include <stdio.h>
 #include "util.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+static atomic_llong n_allocs;   /* allocations so far                         */
+static atomic_llong n_live;     /* allocations not yet freed                  */
+static atomic_llong fail_at;    /* fail when n_allocs reaches it; 0: never     */
+static atomic_int   did_fail;
+
+/* count one allocation; 1 when it is the one to fail */
+static int should_fail(void) {
+    long long k = atomic_fetch_add(&n_allocs, 1) + 1;
+    long long f = atomic_load(&fail_at);
+    if (f != 0 && k == f) {
+        atomic_store(&did_fail, 1);
+        return 1;
+    }
+    return 0;
+}
+
+void *gx_malloc(size_t n) {
+    if (should_fail()) return NULL;
+    void *p = malloc(n ? n : 1);
+    if (p) atomic_fetch_add(&n_live, 1);
+    return p;
+}
+
+void *gx_calloc(size_t count, size_t n) {
+    if (should_fail()) return NULL;
+    void *p = calloc(count ? count : 1, n ? n : 1);
+    if (p) atomic_fetch_add(&n_live, 1);
+    return p;
+}
+
+void *gx_realloc(void *p, size_t n) {
+    if (should_fail()) return NULL;
+    void *q = realloc(p, n ? n : 1);
+    if (q && p == NULL) atomic_fetch_add(&n_live, 1);
+    return q;
+}
+
+void gx_free(void *p) {
+    if (p == NULL) return;
+    atomic_fetch_sub(&n_live, 1);
+    free(p);
+}
+
+int64_t gx_alloc_fail_at(int64_t n) {
+    long long now = atomic_load(&n_allocs);
+    atomic_store(&did_fail, 0);
+    atomic_store(&fail_at, n > 0 ? now + n : 0);
+    return now;
+}
+
+int64_t gx_alloc_live(void) { return atomic_load(&n_live); }
+int     gx_alloc_failed(void) { return atomic_load(&did_fail); }
 
 void *gx_grow(void *arr, int32_t *cap, int32_t need, size_t elem) {
     if (need <= *cap) return arr;
@@ -13,7 +67,7 @@ void *gx_grow(void *arr, int32_t *cap, int32_t need, size_t elem) {
         nc *= 2;
     }
     if ((size_t)nc > SIZE_MAX / elem) return NULL;
-    void *p = realloc(arr, (size_t)nc * elem);
+    void *p = gx_realloc(arr, (size_t)nc * elem);
     if (p == NULL) return NULL;
     *cap = nc;
     return p;
@@ -21,7 +75,7 @@ void *gx_grow(void *arr, int32_t *cap, int32_t need, size_t elem) {
 
 char *gx_strdup(const char *s) {
     size_t n = strlen(s) + 1;
-    char *p = malloc(n);
+    char *p = gx_malloc(n);
     if (p) memcpy(p, s, n);
     return p;
 }

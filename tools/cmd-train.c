@@ -215,10 +215,15 @@ static void report(void *user, const gx_train_event *e) {
 }
 
 static gx_trainer *volatile running;
+static volatile sig_atomic_t interrupted;
 
-static void on_sigint(int sig) {
-    (void)sig;
+/* SIGINT (Ctrl-C) or SIGTERM: stop after the current step, which writes the checkpoint. A
+ * second signal while that happens kills the process the usual way (the previous checkpoint
+ * stays intact: checkpoints are replaced atomically). */
+static void on_stop_signal(int sig) {
+    interrupted = sig;
     if (running) gx_trainer_request_stop(running);
+    signal(sig, SIG_DFL);
 }
 
 int cli_trainer(const cli_opts *o, cli_train_flags flags, void *user, gx_train_config *c,
@@ -277,12 +282,27 @@ int cmd_train(const cli_opts *o) {
     progress p = {.tty = isatty(2), .quiet = 0, .log_every = c.log_every};
     for (int k = 0; k < o->n_extra; k++) p.quiet |= strcmp(o->extra_name[k], "--quiet") == 0;
     running = t;
-    signal(SIGINT, on_sigint);
+    interrupted = 0;
+    signal(SIGINT, on_stop_signal);
+    signal(SIGTERM, on_stop_signal);
     gx_status st = gx_trainer_run(t, report, &p, &d);
     signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     running = NULL;
     close_line(&p);
     rc = st == GX_OK ? 0 : cli_fail(&d);
+    if (st == GX_OK && interrupted) {
+        /* 128 + signal, as a shell reports a process the signal ended; the run is resumable */
+        if (c.checkpoint)
+            fprintf(stderr, "gexec: interrupted by %s: stopped at step %lld; checkpoint %s written "
+                    "(continue with --resume %s)\n", interrupted == SIGINT ? "SIGINT" : "SIGTERM",
+                    (long long)gx_trainer_step_count(t), c.checkpoint, c.checkpoint);
+        else
+            fprintf(stderr, "gexec: interrupted by %s: stopped at step %lld (no --checkpoint: "
+                    "nothing saved)\n", interrupted == SIGINT ? "SIGINT" : "SIGTERM",
+                    (long long)gx_trainer_step_count(t));
+        rc = 128 + (int)interrupted;
+    }
     gx_trainer_free(t);
     gx_registry_free(reg);
     return rc;

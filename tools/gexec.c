@@ -3,8 +3,10 @@
  * Each verb lives in its own cmd-*.c file.
  */
 #include "cli.h"
+#include "memlimit.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,7 @@ static const cli_option init_opts[] = {
     {"--seed", "S", "random seed (default 0)"},
     {"--out", "FILE", "where to write the parameters (.safetensors)"},
     {"--dim", "NAME=VALUE", "give a dim a value (repeatable)"},
+    {"--max-memory", "SIZE", "the most memory params, inputs and plans may take (512M, 2G; default: physical memory)"},
     {NULL, NULL, NULL},
 };
 static const cli_option run_opts[] = {
@@ -34,6 +37,7 @@ static const cli_option run_opts[] = {
     {"--unroll", NULL, "expand loops into a flat graph instead of looping over the body"},
     {"--dim", "NAME=VALUE", "give a dim a value (repeatable); dims without a value are also "
                             "taken from the input shapes"},
+    {"--max-memory", "SIZE", "the most memory params, inputs and plans may take (512M, 2G; default: physical memory)"},
     {NULL, NULL, NULL},
 };
 static const cli_option dot_opts[] = {
@@ -87,6 +91,7 @@ static const cli_option train_opts[] = {
     {"--tensorboard", "DIR", "write the diagnostics as TensorBoard event files in DIR"},
     {"--nan", "stop|skip", "a step whose loss or gradient is NaN/Inf: find the op and time step "
                            "that made it, then stop (default) or skip the step"},
+    {"--max-memory", "SIZE", "the most memory params, inputs and plans may take (512M, 2G; default: physical memory)"},
     {NULL, NULL, NULL},
 };
 static const cli_option bench_opts[] = {
@@ -101,6 +106,7 @@ static const cli_option bench_opts[] = {
     {"--seed", "S", "random seed (default 0)"},
     {"--unroll", NULL, "expand loops into a flat graph instead of looping over the body"},
     {"--json", NULL, "print one JSON object on stdout instead of the text report"},
+    {"--max-memory", "SIZE", "the most memory params, inputs and plans may take (512M, 2G; default: physical memory)"},
     {"--dim", "NAME=VALUE", "give a dim a value (repeatable)"},
     {NULL, NULL, NULL},
 };
@@ -290,6 +296,14 @@ int cli_parse(const cli_verb *v, int argc, char **argv, cli_opts *o, int *exit_c
                 cli_failf("gexec %s: --seed wants a non-negative integer, got '%s'", v->name, arg);
                 return 0;
             }
+        } else if (strcmp(a, "--max-memory") == 0) {
+            uint64_t bytes;
+            if (!gx_parse_bytes(arg, &bytes)) {
+                cli_failf("gexec %s: --max-memory wants a size such as 512M or 2G, got '%s'",
+                          v->name, arg);
+                return 0;
+            }
+            gx_set_memory_limit(bytes);
         } else if (strcmp(a, "--dim") == 0) {
             const char *eq = strchr(arg, '=');
             uint64_t val;
@@ -341,6 +355,9 @@ static void print_usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* A write past RLIMIT_FSIZE (a disk quota, `ulimit -f`) must fail with EFBIG, which the
+     * writers report with the file's name, instead of killing the process (SIGXFSZ). */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         print_usage(stderr);
         return 2;

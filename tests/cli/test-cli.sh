@@ -596,5 +596,29 @@ if [ -f "$BUILD/tests/broken-ops/gx-test-broken.so" ]; then
                grep -qE '^broken_infer +grad +cpu-scalar +FAIL .*refuses every shape' '$T/out'"
 fi
 
+# absurd sizes are errors before anything that size is allocated: a param of 10^12 elements,
+# with its declaration's position; --max-memory caps declared values and plans
+cat > huge.graph <<'EOF2'
+graph huge
+dim N = 1000000
+input x : f32[N]
+param w : f32[N, N]   init zeros
+y = sum(x * w)
+output y
+EOF2
+expect_fail "huge.graph:4:7: error: param 'w' is f32[1000000, 1000000]: 3.6 TiB, more than the memory limit" \
+    "$GEXEC" check huge.graph
+expect_fail "param 'w' is f32[1000000, 1000000]: 3.6 TiB" "$GEXEC" init huge.graph --out huge.st
+check "no file written for the huge graph" test ! -e huge.st
+expect_fail "the plan of graph 'mlp' on 'cpu-scalar' needs" \
+    "$GEXEC" run "$MLP" --params p1.safetensors --inputs "$SRC/graphs/data/mlp-inputs.safetensors" \
+    --out o-mm.st --backend cpu-scalar --max-memory 400
+expect_fail "the params and inputs of graph 'mlp' need 228 bytes, more than the memory limit of 200 bytes" \
+    "$GEXEC" run "$MLP" --params p1.safetensors --inputs "$SRC/graphs/data/mlp-inputs.safetensors" \
+    --out o-mm.st --backend cpu-scalar --max-memory 200
+expect_ok "$GEXEC" run "$MLP" --params p1.safetensors --inputs "$SRC/graphs/data/mlp-inputs.safetensors" \
+    --out o-mm.st --backend cpu-scalar --max-memory 64M
+expect_fail "--max-memory wants a size such as 512M or 2G, got '12Q'" "$GEXEC" init "$MLP" --max-memory 12Q
+
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

@@ -14,6 +14,8 @@
 #include <cmocka.h>
 
 #include "ast.h"
+#include "lower.h"
+#include "registry.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -1083,6 +1085,56 @@ static void test_parse_huge_inputs(void **state) {
     free(src);
 }
 
+/* Size limits of lowering, found during the fuzzing work (issue 9; tests/fuzz/regress/graph/):
+ * an unrolled loop over a time axis of 10^8 lowered for hours, growing the graph until memory
+ * ran out; lowering now refuses more than 100000 unrolled steps, with the loop's position.
+ * Any graph stops at 2^20 nodes with a message. */
+static void test_parse_lower_size_limits(void **state) {
+    static const char src[] =
+        "graph u (unroll = 1)\n"
+        "dim T = 100000000\n"
+        "input xs : f32[1, T, 2]\n"
+        "state h0 : f32[1, 2] = 0\n"
+        "hs, hT = loop t over xs carry (h = h0) {\n"
+        "    h = tanh(xs[t] + h)\n"
+        "    yield h\n"
+        "}\n"
+        "output hT\n";
+    gx_registry *reg = gx_registry_new();
+    gx_diag d;
+    gx_diag_init(&d);
+    assert_int_equal(gx_registry_load_default(reg, NULL, &d), GX_OK);
+    gx_ast_module *m = NULL;
+    assert_int_equal(parse_n(src, sizeof src - 1, "u.graph", &m, &d), GX_OK);
+    gx_graph *g = NULL;
+    assert_int_equal(gx_lower(m, reg, NULL, 0, &g, &d), GX_ERR_SHAPE);
+    assert_null(g);
+    assert_string_equal(d.msg, "u.graph:5:10: error: cannot unroll a loop of 100000000 steps "
+                               "(at most 100000; run it looped instead)");
+    gx_ast_free(m);
+    /* the same loop, looped, is one body */
+    assert_int_equal(parse_n(src, sizeof src - 1, "u.graph", &m, &d), GX_OK);
+    gx_lower_opts o = {.unroll = 0};
+    assert_int_equal(gx_lower_with(m, reg, &o, &g, &d), GX_OK);
+    gx_graph_free(g);
+
+    /* tests/fuzz/regress/graph/defs-2e24-nodes.graph: defs that each call the one before
+     * twice inline into 2^24 calls from a few lines; the graph stops at 2^20 nodes */
+    char big[2048];
+    size_t n = (size_t)snprintf(big, sizeof big, "input x : f32[2]\ndef f0(a) { return tanh(a) }\n");
+    for (int i = 1; i < 25; i++)
+        n += (size_t)snprintf(big + n, sizeof big - n, "def f%d(a) { return f%d(a) + f%d(a) }\n",
+                              i, i - 1, i - 1);
+    n += (size_t)snprintf(big + n, sizeof big - n, "y = f24(x)\noutput y\n");
+    gx_diag_init(&d);
+    assert_int_equal(parse_n(big, n, "e.graph", &m, &d), GX_OK);
+    assert_int_equal(gx_lower(m, reg, NULL, 0, &g, &d), GX_ERR_INVALID);
+    assert_null(g);
+    assert_non_null(strstr(d.msg, "error: the graph is too large: more than 1048576 nodes"));
+    gx_ast_free(m);
+    gx_registry_free(reg);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_valid_file),
@@ -1094,6 +1146,7 @@ int main(void) {
         cmocka_unit_test(test_parse_fuzz),
         cmocka_unit_test(test_parse_deep_nesting),
         cmocka_unit_test(test_parse_huge_inputs),
+        cmocka_unit_test(test_parse_lower_size_limits),
     };
     return cmocka_run_group_tests_name("parse", tests, NULL, NULL);
 }
