@@ -791,7 +791,7 @@ static gx_status save_checkpoint(gx_trainer *t, gx_diag *d) {
             what = "optimizer state of param";
         }
         if (at >= 0)
-            return gx_diag_set(d, GX_ERR_INVALID, "%s: error: not saving the checkpoint of step "
+            return gx_diag_set(d, GX_ERR_INVALID, "%s: not saving the checkpoint of step "
                                "%lld: element %lld of the %s '%s' is not finite (the update "
                                "overflowed; a lower --lr or --clip helps); the previous "
                                "checkpoint is kept", t->c.checkpoint, (long long)t->step,

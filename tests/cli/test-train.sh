@@ -122,5 +122,26 @@ for cut in 0 7 8 100 $((size / 2)) $((size - 1)); do
 done
 expect_fail "not a gexec checkpoint" "$GEXEC" sample "$SRC/graphs/data/rnn-inputs.safetensors"
 
+# a NaN/Inf model is never saved over a good checkpoint: an update that overflows (finite loss
+# and gradient, params not finite after it) stops the run with the param named, and the
+# checkpoint of the last good step stays byte for byte
+cat > blow.graph <<'EOF2'
+graph blow
+dim T = 5
+dim I = 2
+dim B = 4
+input x : f32[B, T, I]
+input y : f32[B]
+param w : f32[1] init constant(1)
+loss = mse(sum(x, axes = [1, 2]) * 0, y) + sum(exp(w * 80))
+EOF2
+expect_ok "$GEXEC" train blow.graph --task adding:length=5 --steps 2 --checkpoint blow.ckpt \
+    --optimizer sgd --lr 0 --backend cpu-scalar --quiet
+cp blow.ckpt blow-good.ckpt
+expect_fail "blow.ckpt: not saving the checkpoint of step 3: element 0 of the param 'w' is not finite" \
+    "$GEXEC" train blow.graph --task adding:length=5 --steps 4 --checkpoint blow.ckpt \
+    --checkpoint-every 1 --resume blow.ckpt --optimizer sgd --lr 1e6 --backend cpu-scalar --quiet
+check "the good checkpoint is kept byte for byte" cmp -s blow.ckpt blow-good.ckpt
+
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
