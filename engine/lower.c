@@ -20,6 +20,9 @@
 
 /* the most steps a loop may be unrolled into: more is an error, not hours of lowering */
 #define GX_MAX_UNROLL_STEPS 100000
+/* the most steps a looped loop may run: 10^7 steps of even a tiny body are hours of work and
+ * gigabytes of saved residuals; a dim of 10^9 in a file is a typo, said at once */
+#define GX_MAX_LOOP_STEPS   10000000
 
 #define MAX_CALL_DEPTH 32
 #define MAX_RESULTS    64
@@ -883,6 +886,9 @@ static gx_status lower_loop(lower *L, scope *s, const gx_ast_expr *x, ev *outs, 
     gx_val cur[MAX_ARGS + 1];
     c.seq_cur = cur;
 
+    if (T > GX_MAX_LOOP_STEPS)
+        return gx_diag_at(L->d, GX_ERR_SHAPE, x->pos, "a loop of %lld steps is more than the %d "
+                          "a loop may run", (long long)T, GX_MAX_LOOP_STEPS);
     if (L->unroll) {
         /* a time axis of 10^8 (one dim in the file) must be an error, not hours of unrolling
          * and every byte of memory: looped, the same loop costs one body */

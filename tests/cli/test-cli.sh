@@ -619,6 +619,20 @@ expect_fail "the params and inputs of graph 'mlp' need 228 bytes, more than the 
 expect_ok "$GEXEC" run "$MLP" --params p1.safetensors --inputs "$SRC/graphs/data/mlp-inputs.safetensors" \
     --out o-mm.st --backend cpu-scalar --max-memory 64M
 expect_fail "--max-memory wants a size such as 512M or 2G, got '12Q'" "$GEXEC" init "$MLP" --max-memory 12Q
+# a loop of 10^9 steps is an error at its position, before anything is allocated
+cat > longloop.graph <<'EOF2'
+graph longloop
+dim T = 1000000000
+input x : f32[1, T, 1]
+state h0 : f32[1, 1] = 0
+hs, hT = loop t over x carry (h = h0) {
+    h = tanh(x[t] + h)
+    yield h
+}
+output hT
+EOF2
+expect_fail "longloop.graph:5:10: error: a loop of 1000000000 steps is more than the 10000000 a loop may run" \
+    "$GEXEC" check longloop.graph
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
