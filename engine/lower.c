@@ -379,6 +379,60 @@ static gx_status eval_name(lower *L, scope *s, const gx_ast_expr *x, ev *out) {
     return GX_ERR_INVALID;
 }
 
+/* eval recurses once per level of an expression (up to the parser's MAX_HEIGHT), so the cases
+ * with big locals (a call's results, an index's attributes) live in functions of their own: a
+ * deep chain `a + b + ...` then costs eval's small frame per level, also under AddressSanitizer
+ * (which found the overflow: tests/fuzz/regress/graph/) */
+static __attribute__((noinline)) gx_status eval_call_one(lower *L, scope *s,
+                                                         const gx_ast_expr *x, ev *out) {
+    ev res[MAX_RESULTS];
+    int n = 0;
+    gx_status st = eval_call(L, s, x, res, MAX_RESULTS, &n);
+    if (st != GX_OK) return st;
+    if (n != 1)
+        return gx_diag_at(L->d, GX_ERR_INVALID, x->pos,
+                          "'%s' gives %d results; assign them with `a, b = %s(...)`", x->name, n,
+                          x->name);
+    *out = res[0];
+    return GX_OK;
+}
+
+static __attribute__((noinline)) gx_status eval_index(lower *L, scope *s, const gx_ast_expr *x,
+                                                      ev *out) {
+    ev a, i;
+    if (L->loop && x->n_args == 1 && x->args[0].value->kind == GX_EXPR_NAME &&
+        strcmp(x->args[0].value->name, L->loop->ast->index) == 0) {
+        /* seq[t]: this step's slice of a sequence of the loop */
+        const gx_ast_loop *lp = L->loop->ast;
+        for (int k = 0; x->lhs->kind == GX_EXPR_NAME && k < lp->n_seqs; k++)
+            if (strcmp(lp->seqs[k]->name, x->lhs->name) == 0) {
+                *out = (ev){.kind = EV_TENSOR, .val = L->loop->seq_cur[k]};
+                return GX_OK;
+            }
+        return gx_diag_at(L->d, GX_ERR_INVALID, x->lhs->pos, "only the loop's sequences "
+                          "can be indexed by '%s' (loop %s over ...)", lp->index, lp->index);
+    }
+    if (x->n_args != 1)
+        return gx_diag_at(L->d, GX_ERR_INVALID, x->pos,
+                          "indexing takes one integer (x[i] selects along axis 0)");
+    gx_status st = eval(L, s, x->lhs, &a);
+    if (st == GX_OK) st = eval(L, s, x->args[0].value, &i);
+    if (st != GX_OK) return st;
+    if (a.kind != EV_TENSOR)
+        return gx_diag_at(L->d, GX_ERR_INVALID, x->pos, "only tensors can be indexed, found %s",
+                          ev_kind_name(&a));
+    if (i.kind != EV_NUMBER || !i.is_int)
+        return gx_diag_at(L->d, GX_ERR_INVALID, x->args[0].value->pos,
+                          "an index must be an integer");
+    gx_attr_kv kv[2] = {{.name = "axis", .value = {.type = GX_ATTR_INT, .i = 0}},
+                        {.name = "i", .value = {.type = GX_ATTR_INT, .i = i.ival}}};
+    gx_val y;
+    st = emit_op(L, "index", &a.val, 1, kv, 2, x->pos, &y, 1, NULL);
+    if (st != GX_OK) return st;
+    *out = (ev){.kind = EV_TENSOR, .val = y};
+    return GX_OK;
+}
+
 static gx_status eval(lower *L, scope *s, const gx_ast_expr *x, ev *out) {
     switch (x->kind) {
     case GX_EXPR_NUMBER:
@@ -407,52 +461,8 @@ static gx_status eval(lower *L, scope *s, const gx_ast_expr *x, ev *out) {
         return GX_OK;
     }
     case GX_EXPR_BINARY: return eval_binary(L, s, x, out);
-    case GX_EXPR_CALL: {
-        ev res[MAX_RESULTS];
-        int n = 0;
-        gx_status st = eval_call(L, s, x, res, MAX_RESULTS, &n);
-        if (st != GX_OK) return st;
-        if (n != 1)
-            return gx_diag_at(L->d, GX_ERR_INVALID, x->pos,
-                              "'%s' gives %d results; assign them with `a, b = %s(...)`", x->name,
-                              n, x->name);
-        *out = res[0];
-        return GX_OK;
-    }
-    case GX_EXPR_INDEX: {
-        ev a, i;
-        if (L->loop && x->n_args == 1 && x->args[0].value->kind == GX_EXPR_NAME &&
-            strcmp(x->args[0].value->name, L->loop->ast->index) == 0) {
-            /* seq[t]: this step's slice of a sequence of the loop */
-            const gx_ast_loop *lp = L->loop->ast;
-            for (int k = 0; x->lhs->kind == GX_EXPR_NAME && k < lp->n_seqs; k++)
-                if (strcmp(lp->seqs[k]->name, x->lhs->name) == 0) {
-                    *out = (ev){.kind = EV_TENSOR, .val = L->loop->seq_cur[k]};
-                    return GX_OK;
-                }
-            return gx_diag_at(L->d, GX_ERR_INVALID, x->lhs->pos, "only the loop's sequences "
-                              "can be indexed by '%s' (loop %s over ...)", lp->index, lp->index);
-        }
-        if (x->n_args != 1)
-            return gx_diag_at(L->d, GX_ERR_INVALID, x->pos,
-                              "indexing takes one integer (x[i] selects along axis 0)");
-        gx_status st = eval(L, s, x->lhs, &a);
-        if (st == GX_OK) st = eval(L, s, x->args[0].value, &i);
-        if (st != GX_OK) return st;
-        if (a.kind != EV_TENSOR)
-            return gx_diag_at(L->d, GX_ERR_INVALID, x->pos, "only tensors can be indexed, found %s",
-                              ev_kind_name(&a));
-        if (i.kind != EV_NUMBER || !i.is_int)
-            return gx_diag_at(L->d, GX_ERR_INVALID, x->args[0].value->pos,
-                              "an index must be an integer");
-        gx_attr_kv kv[2] = {{.name = "axis", .value = {.type = GX_ATTR_INT, .i = 0}},
-                            {.name = "i", .value = {.type = GX_ATTR_INT, .i = i.ival}}};
-        gx_val y;
-        st = emit_op(L, "index", &a.val, 1, kv, 2, x->pos, &y, 1, NULL);
-        if (st != GX_OK) return st;
-        *out = (ev){.kind = EV_TENSOR, .val = y};
-        return GX_OK;
-    }
+    case GX_EXPR_CALL: return eval_call_one(L, s, x, out);
+    case GX_EXPR_INDEX: return eval_index(L, s, x, out);
     case GX_EXPR_LOOP:
         return gx_diag_at(L->d, GX_ERR_INVALID, x->pos,
                           "a loop must be the whole right-hand side of an assignment");
