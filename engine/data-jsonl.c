@@ -251,7 +251,10 @@ static gx_status take_fields(jparse *P, const cJSON *obj) {
 static gx_status parse_line(jparse *P) {
     jsonl_ds *j = P->j;
     const char *end = NULL;
+    int64_t failed = gx_alloc_failures();
     cJSON *obj = cJSON_ParseWithOpts(P->line, &end, 0);
+    if (obj == NULL && gx_alloc_failures() != failed)
+        return gx_diag_set(P->d, GX_ERR_NOMEM, "out of memory");
     if (obj == NULL) {
         size_t off = end && end >= P->line ? (size_t)(end - P->line) : P->len;
         if (off > P->len) off = P->len;

@@ -479,7 +479,10 @@ static gx_status parse_into(gx_st_file *f, const unsigned char *bytes, size_t n,
     if (hlen == 0 || h[0] != '{')
         return gx_diag_set(d, GX_ERR_FORMAT, "%s: header does not start with '{'", fname);
     const char *end = NULL;
+    int64_t failed = gx_alloc_failures();
     cJSON *root = cJSON_ParseWithLengthOpts((const char *)h, (size_t)hlen, &end, 0);
+    if (root == NULL && gx_alloc_failures() != failed)
+        return gx_diag_set(d, GX_ERR_NOMEM, "%s: out of memory reading the header", fname);
     if (root == NULL) {
         size_t at = end ? (size_t)(end - (const char *)h) : 0;
         return gx_diag_set(d, GX_ERR_FORMAT, "%s: header is not valid JSON (near byte %zu)",
@@ -800,7 +803,7 @@ static cJSON *json_int(uint64_t v) {
 }
 
 /* The header text: __metadata__ first (as the reference writes it), then tensors in order.
- * Returns a malloc'd string (cJSON's allocator is malloc) or NULL on out of memory. */
+ * Returns a string to free with cJSON_free, or NULL on out of memory. */
 static char *build_header(const gx_st_writer *w) {
     cJSON *root = cJSON_CreateObject();
     if (root == NULL) return NULL;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include "util.h"
 
+#include <cjson/cJSON.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@ static atomic_llong n_allocs;   /* allocations so far                         */
 static atomic_llong n_live;     /* allocations not yet freed                  */
 static atomic_llong fail_at;    /* fail when n_allocs reaches it; 0: never     */
 static atomic_int   did_fail;
+static atomic_llong n_failed;   /* allocations that returned NULL, injected or real */
 
 /* count one allocation; 1 when it is the one to fail */
 static int should_fail(void) {
@@ -17,29 +19,33 @@ static int should_fail(void) {
     long long f = atomic_load(&fail_at);
     if (f != 0 && k == f) {
         atomic_store(&did_fail, 1);
+        atomic_fetch_add(&n_failed, 1);
         return 1;
     }
     return 0;
 }
 
+static void *counted(void *p) {
+    if (p) atomic_fetch_add(&n_live, 1);
+    else atomic_fetch_add(&n_failed, 1);
+    return p;
+}
+
 void *gx_malloc(size_t n) {
     if (should_fail()) return NULL;
-    void *p = malloc(n ? n : 1);
-    if (p) atomic_fetch_add(&n_live, 1);
-    return p;
+    return counted(malloc(n ? n : 1));
 }
 
 void *gx_calloc(size_t count, size_t n) {
     if (should_fail()) return NULL;
-    void *p = calloc(count ? count : 1, n ? n : 1);
-    if (p) atomic_fetch_add(&n_live, 1);
-    return p;
+    return counted(calloc(count ? count : 1, n ? n : 1));
 }
 
 void *gx_realloc(void *p, size_t n) {
     if (should_fail()) return NULL;
     void *q = realloc(p, n ? n : 1);
     if (q && p == NULL) atomic_fetch_add(&n_live, 1);
+    if (q == NULL) atomic_fetch_add(&n_failed, 1);
     return q;
 }
 
@@ -58,6 +64,16 @@ int64_t gx_alloc_fail_at(int64_t n) {
 
 int64_t gx_alloc_live(void) { return atomic_load(&n_live); }
 int     gx_alloc_failed(void) { return atomic_load(&did_fail); }
+int64_t gx_alloc_failures(void) { return atomic_load(&n_failed); }
+
+/* cJSON (safetensors headers, JSONL lines) allocates through the hook too, so a failing
+ * allocation inside it is tested like any other. Installed when libgexec is loaded, before any
+ * JSON is parsed; everything cJSON returns is freed with cJSON_Delete/cJSON_free. */
+static void *json_malloc(size_t n) { return gx_malloc(n); }
+__attribute__((constructor)) static void json_through_hook(void) {
+    cJSON_Hooks h = {.malloc_fn = json_malloc, .free_fn = gx_free};
+    cJSON_InitHooks(&h);
+}
 
 void *gx_grow(void *arr, int32_t *cap, int32_t need, size_t elem) {
     if (need <= *cap) return arr;

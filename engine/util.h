@@ -25,6 +25,9 @@ int64_t gx_alloc_fail_at(int64_t n);
 int64_t gx_alloc_live(void);
 /* Testing: 1 once the armed failure has happened (gx_alloc_fail_at resets it) */
 int     gx_alloc_failed(void);
+/* allocations through the hook that returned NULL so far (injected or real): a library that
+ * reports failure without saying why (cJSON) is told apart from bad input by this count */
+int64_t gx_alloc_failures(void);
 
 /* Make room for `need` elements of `elem` bytes in `arr` (capacity *cap, doubled as needed).
  * Returns the (possibly moved) array, or NULL on out of memory, in which case `arr` is still
