@@ -113,9 +113,6 @@ static int fit_release(fit *f, uint64_t off, uint64_t size) {
     return 1;
 }
 
-static uint64_t value_bytes(const gx_value *v) {
-    return (uint64_t)gx_shape_numel(&v->info.shape) * gx_dtype_size(v->info.dtype);
-}
 
 /* ---- planning ---- */
 
@@ -275,7 +272,7 @@ static gx_status plan_host_copies(gx_exec *e, step *sp, const gx_node *nd, gx_di
     int32_t nt = nd->n_in + nd->n_out;
     uint64_t bytes = sizeof(gx_tensor) * (uint64_t)nt + ALIGN;
     for (int32_t i = 0; i < nt; i++)
-        bytes += round_up(value_bytes(&e->g->values[i < nd->n_in ? nd->in[i] : nd->out[i - nd->n_in]]));
+        bytes += round_up(gx_value_bytes(&e->g->values[i < nd->n_in ? nd->in[i] : nd->out[i - nd->n_in]]));
     bytes += round_up((uint64_t)sp->workspace.shape.dims[0]);
     char *mem = sp->host_mem = gx_calloc(1, (size_t)bytes);
     if (mem == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
@@ -287,7 +284,7 @@ static gx_status plan_host_copies(gx_exec *e, step *sp, const gx_node *nd, gx_di
         *t = i < nd->n_in ? sp->in[i] : sp->out[i - nd->n_in];
         t->buf = t->data = data;
         t->offset = 0;
-        data += round_up(value_bytes(&e->g->values[i < nd->n_in ? nd->in[i] : nd->out[i - nd->n_in]]));
+        data += round_up(gx_value_bytes(&e->g->values[i < nd->n_in ? nd->in[i] : nd->out[i - nd->n_in]]));
     }
     sp->host_ws = sp->workspace;
     sp->host_ws.buf = sp->host_ws.data = sp->workspace.shape.dims[0] ? data : NULL;
@@ -303,7 +300,7 @@ static gx_status run_on_host(gx_exec *e, const step *sp, const gx_node *nd, gx_k
     if (st == GX_OK) st = bd->sync(e->ctx);
     for (int32_t i = 0; i < nd->n_in && st == GX_OK; i++)
         st = bd->read(e->ctx, e->buf, sp->in[i].offset, sp->host_in[i].data,
-                      value_bytes(&e->g->values[nd->in[i]]));
+                      gx_value_bytes(&e->g->values[nd->in[i]]));
     if (st != GX_OK) return st;
     a->inputs = sp->host_in;
     a->outputs = sp->host_out;
@@ -312,7 +309,7 @@ static gx_status run_on_host(gx_exec *e, const step *sp, const gx_node *nd, gx_k
     if (st != GX_OK) return st;
     for (int32_t j = 0; j < nd->n_out && st == GX_OK; j++)
         st = bd->write(e->ctx, e->buf, sp->out[j].offset, sp->host_out[j].data,
-                       value_bytes(&e->g->values[nd->out[j]]));
+                       gx_value_bytes(&e->g->values[nd->out[j]]));
     if (st == GX_OK && bd->begin) st = bd->begin(e->ctx);
     return st;
 }
@@ -403,7 +400,7 @@ static gx_status exec_plan(gx_graph *g, gx_backend *be, const gx_val *wanted, in
     /* offsets: persistent values first, then intermediates by lifetime */
     for (int32_t v = 0; v < nv; v++)
         if (pinned[v] && (live_v[v] || g->values[v].kind != GX_VALUE_NODE))
-            fit_alloc(&f, value_bytes(&g->values[v]), &e->offset[v]);
+            fit_alloc(&f, gx_value_bytes(&g->values[v]), &e->offset[v]);
     for (s = 0; s < n_steps; s++) {
         step *sp = &e->steps[s];
         const gx_node *nd = &g->nodes[sp->node];
@@ -411,7 +408,7 @@ static gx_status exec_plan(gx_graph *g, gx_backend *be, const gx_val *wanted, in
         if (alias != GX_VAL_NONE) e->offset[nd->out[0]] = e->offset[alias];
         for (int32_t j = 0; j < nd->n_out; j++) {
             gx_val v = nd->out[j];
-            if (e->offset[v] == NO_OFFSET) fit_alloc(&f, value_bytes(&g->values[v]), &e->offset[v]);
+            if (e->offset[v] == NO_OFFSET) fit_alloc(&f, gx_value_bytes(&g->values[v]), &e->offset[v]);
         }
         uint64_t ws = 0;
         if (sp->kernel && sp->kernel->desc.workspace) {
@@ -431,14 +428,14 @@ static gx_status exec_plan(gx_graph *g, gx_backend *be, const gx_val *wanted, in
             int dup = 0;
             for (int32_t k2 = 0; k2 < i; k2++) dup |= nd->in[k2] == v;
             if (!dup && v != alias && last_use[v] == s && !pinned[v] &&
-                !fit_release(&f, e->offset[v], value_bytes(&g->values[v])))
+                !fit_release(&f, e->offset[v], gx_value_bytes(&g->values[v])))
                 goto nomem;
         }
         /* outputs nobody reads (dead extra outputs of a live node) */
         for (int32_t j = 0; j < nd->n_out; j++) {
             gx_val v = nd->out[j];
             if (last_use[v] < 0 && !pinned[v] &&
-                !fit_release(&f, e->offset[v], value_bytes(&g->values[v])))
+                !fit_release(&f, e->offset[v], gx_value_bytes(&g->values[v])))
                 goto nomem;
         }
     }
@@ -495,7 +492,7 @@ done:
 static gx_status check_io(gx_exec *e, gx_val v, uint64_t bytes, gx_diag *d) {
     if (v < 0 || v >= e->g->n_values || e->offset[v] == NO_OFFSET)
         return gx_diag_set(d, GX_ERR_INVALID, "value %d is not part of this plan", (int)v);
-    uint64_t want = value_bytes(&e->g->values[v]);
+    uint64_t want = gx_value_bytes(&e->g->values[v]);
     if (bytes != want)
         return gx_diag_set(d, GX_ERR_INVALID, "value '%s' holds %llu bytes, got %llu",
                            e->g->values[v].name ? e->g->values[v].name : "?",
@@ -526,7 +523,7 @@ gx_status gx_exec_read_many(gx_exec *e, int32_t n, const gx_val *v, void *const 
         void *bufs[64];
         uint64_t offs[64], bytes[64];
         for (int32_t i = 0; i < m; i++) {
-            bytes[i] = value_bytes(&e->g->values[v[at + i]]);
+            bytes[i] = gx_value_bytes(&e->g->values[v[at + i]]);
             gx_status st = many ? check_io(e, v[at + i], bytes[i], d)
                                 : gx_exec_read(e, v[at + i], dst[at + i], bytes[i], d);
             if (st != GX_OK) return st;
@@ -568,7 +565,7 @@ static gx_status copy_slice(gx_exec *stack_e, gx_val stack_v, gx_exec *slice_e, 
 }
 
 static gx_status copy_value(gx_exec *dst, gx_val dv, gx_exec *src, gx_val sv) {
-    return copy_bytes(dst, dst->offset[dv], src, src->offset[sv], value_bytes(&src->g->values[sv]));
+    return copy_bytes(dst, dst->offset[dv], src, src->offset[sv], gx_value_bytes(&src->g->values[sv]));
 }
 
 static gx_status exec_run(gx_exec *e, int top, gx_diag *d);
@@ -627,7 +624,7 @@ static int nonfinite(gx_exec *e, gx_val v, double *bad) {
     gx_dtype dt = x->info.dtype;
     if ((dt != GX_DTYPE_F32 && dt != GX_DTYPE_F64) || e->offset[v] == NO_OFFSET) return 0;
     const gx_backend_desc *bd = &e->backend->desc;
-    uint64_t bytes = value_bytes(x);
+    uint64_t bytes = gx_value_bytes(x);
     void *h = gx_malloc(bytes + 8);
     if (h == NULL) return 0;
     if ((bd->submit && bd->submit(e->ctx) != GX_OK) || bd->sync(e->ctx) != GX_OK ||
@@ -741,7 +738,7 @@ gx_status gx_exec_set_updates(gx_exec *e, const gx_val *dst, const gx_val *src, 
     for (int32_t u = 0; u < n; u++) {
         const gx_value *a = &e->g->values[dst[u]], *b = &e->g->values[src[u]];
         if (a->kind == GX_VALUE_NODE || e->offset[dst[u]] == NO_OFFSET || e->offset[src[u]] == NO_OFFSET ||
-            value_bytes(a) != value_bytes(b))
+            gx_value_bytes(a) != gx_value_bytes(b))
             return gx_diag_set(d, GX_ERR_INVALID, "update %d: '%s' cannot take the value of '%s'",
                                (int)u, a->name ? a->name : "?", b->name ? b->name : "?");
     }

@@ -444,9 +444,6 @@ gx_status gx_builder_emit_sum_to(gx_builder *b, gx_val v, const gx_shape *shape,
 
 /* ---- the memory limit ---- */
 
-static uint64_t value_bytes(const gx_value *v) {
-    return (uint64_t)gx_shape_numel(&v->info.shape) * gx_dtype_size(v->info.dtype);
-}
 
 gx_status gx_graph_check_memory(const gx_graph *g, gx_diag *d) {
     uint64_t limit = gx_memory_limit(), total = 0;
@@ -456,7 +453,7 @@ gx_status gx_graph_check_memory(const gx_graph *g, gx_diag *d) {
     for (int k = 0; k < 2; k++)
         for (int32_t i = 0; i < counts[k]; i++) {
             const gx_value *v = &g->values[lists[k][i].val];
-            uint64_t b = value_bytes(v);
+            uint64_t b = gx_value_bytes(v);
             if (b > limit)
                 return gx_diag_at(d, GX_ERR_NOMEM, v->pos, "%s '%s' is %s%s: %s, more than the "
                                   "memory limit of %s (--max-memory)", k ? "input" : "param",

@@ -143,6 +143,10 @@ struct gx_builder {
 };
 
 gx_graph *gx_graph_new(gx_registry *reg);
+/* bytes of a value's tensor (dense, its dtype and shape) */
+static inline uint64_t gx_value_bytes(const gx_value *v) {
+    return (uint64_t)gx_shape_numel(&v->info.shape) * gx_dtype_size(v->info.dtype);
+}
 /* A param or input larger than the memory limit (memlimit.h), or all of them together, is an
  * error naming it and its declaration, before anyone allocates it. Lowering calls it. */
 gx_status gx_graph_check_memory(const gx_graph *g, gx_diag *d);

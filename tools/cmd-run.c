@@ -18,7 +18,7 @@ int cmd_init(const cli_opts *o) {
     if (w == NULL) st = gx_diag_set(&d, GX_ERR_NOMEM, "out of memory");
     for (int32_t i = 0; st == GX_OK && i < g->n_params; i++) {
         const gx_value *v = &g->values[g->params[i].val];
-        size_t bytes = (size_t)gx_shape_numel(&v->info.shape) * gx_dtype_size(v->info.dtype);
+        size_t bytes = (size_t)gx_value_bytes(v);
         void *buf = malloc(bytes ? bytes : 1);
         if (buf == NULL) {
             st = gx_diag_set(&d, GX_ERR_NOMEM, "out of memory");

@@ -464,7 +464,7 @@ gx_status cli_feed(gx_exec *e, const gx_graph *g, const gx_named *list, int32_t 
         }
         if (t == NULL && list[i].zero_default) {
             /* a `state x = 0` nobody fed: a fresh stream starts from zeros */
-            uint64_t bytes = (uint64_t)gx_shape_numel(&v->info.shape) * gx_dtype_size(v->info.dtype);
+            uint64_t bytes = gx_value_bytes(v);
             void *zeros = calloc(1, bytes ? bytes : 1);
             if (zeros == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
             gx_status st = gx_exec_write(e, list[i].val, zeros, bytes, d);
@@ -513,7 +513,7 @@ gx_status cli_save_outputs(gx_exec *e, const gx_graph *g, const char *path, gx_d
     gx_status st = GX_OK;
     for (int32_t i = 0; i < g->n_outputs && st == GX_OK; i++) {
         const gx_value *v = &g->values[g->outputs[i].val];
-        uint64_t bytes = (uint64_t)gx_shape_numel(&v->info.shape) * gx_dtype_size(v->info.dtype);
+        uint64_t bytes = gx_value_bytes(v);
         void *buf = malloc(bytes ? bytes : 1);
         if (buf == NULL) {
             st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");

@@ -21,33 +21,7 @@
 
 #include "safetensors.h"
 
-static char g_dir[64];
-
-// ---- helpers ----
-
-static const char *path_in(const char *name) {
-    static char buf[4][256];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, sizeof buf[0], "%s/%s", g_dir, name);
-    return p;
-}
-
-static void remove_tree(const char *dir) {
-    DIR *dp = opendir(dir);
-    if (dp == NULL) return;
-    struct dirent *de;
-    while ((de = readdir(dp)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
-        char p[512];
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        struct stat sb;
-        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) remove_tree(p);
-        else unlink(p);
-    }
-    closedir(dp);
-    rmdir(dir);
-}
+#include "test-tmpdir.h"
 
 /* Number of entries in the test directory whose name contains ".tmp.": leftover temp files. */
 static int count_temp_files(void) {
@@ -688,14 +662,7 @@ static void test_safetensors_save_failures(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/gx-test-st-XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    remove_tree(g_dir);
-    return 0;
+    return tmpdir_make("/tmp/gx-test-st-XXXXXX");
 }
 
 int main(void) {
@@ -714,5 +681,5 @@ int main(void) {
         cmocka_unit_test(test_safetensors_big_dims),
         cmocka_unit_test(test_safetensors_save_failures),
     };
-    return cmocka_run_group_tests_name("safetensors", tests, setup, teardown);
+    return cmocka_run_group_tests_name("safetensors", tests, setup, tmpdir_teardown);
 }

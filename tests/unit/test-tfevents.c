@@ -31,33 +31,7 @@
 
 #include "tfevents.h"
 
-static char g_dir[64];
-
-// ---- helpers ----
-
-static const char *path_in(const char *name) {
-    static char buf[4][256];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, sizeof buf[0], "%s/%s", g_dir, name);
-    return p;
-}
-
-static void remove_tree(const char *dir) {
-    DIR *dp = opendir(dir);
-    if (dp == NULL) return;
-    struct dirent *de;
-    while ((de = readdir(dp)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
-        char p[512];
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        struct stat sb;
-        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) remove_tree(p);
-        else unlink(p);
-    }
-    closedir(dp);
-    rmdir(dir);
-}
+#include "test-tmpdir.h"
 
 static unsigned char *slurp(const char *path, size_t *n) {
     FILE *fp = fopen(path, "rb");
@@ -673,14 +647,7 @@ static void test_tfevents_many(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/gexec-tfevents.XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    remove_tree(g_dir);
-    return 0;
+    return tmpdir_make("/tmp/gexec-tfevents.XXXXXX");
 }
 
 int main(int argc, char **argv) {
@@ -700,5 +667,5 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_tfevents_write_error),
         cmocka_unit_test(test_tfevents_many),
     };
-    return cmocka_run_group_tests_name("tfevents", tests, setup, teardown);
+    return cmocka_run_group_tests_name("tfevents", tests, setup, tmpdir_teardown);
 }
