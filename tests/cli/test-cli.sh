@@ -574,27 +574,25 @@ if "$GEXEC" plugins 2>/dev/null | grep -qE '^  vulkan '; then
                grep -q \"backend 'vulkan' is not usable on this machine\" '$T/err'"
 fi
 # third-party ops from GEXEC_PLUGIN_PATH: a decomposition-only op passes ...
-if [ -f "$BUILD/tests/plugins/decompose/gx-test-decompose.so" ]; then
-    expect_ok env GEXEC_PLUGIN_PATH="$BUILD/tests/plugins/decompose" \
-        "$GEXEC" check-op test_swish --backend cpu-scalar
-    check "check-op: a decomposition-only plugin op is gradient-checked" \
-        grep -qE '^test_swish +grad +cpu-scalar +PASS' "$T/out"
-fi
+check "the test plugin gx-test-decompose.so is built" test -f "$BUILD/tests/plugins/decompose/gx-test-decompose.so"
+expect_ok env GEXEC_PLUGIN_PATH="$BUILD/tests/plugins/decompose" \
+    "$GEXEC" check-op test_swish --backend cpu-scalar
+check "check-op: a decomposition-only plugin op is gradient-checked" \
+    grep -qE '^test_swish +grad +cpu-scalar +PASS' "$T/out"
 # ... and each check fails the op broken for it, with exit 1 and one line on stderr
-if [ -f "$BUILD/tests/broken-ops/gx-test-broken.so" ]; then
-    run env GEXEC_PLUGIN_PATH="$BUILD/tests/broken-ops" "$GEXEC" check-op broken_vjp broken_f32 \
-        broken_sleef broken_cell broken_infer --shapes 0
-    check "check-op on broken ops: exit 1, one stderr line" \
-        sh -c "[ $RC -eq 1 ] && [ \$(wc -l <'$T/err') -eq 1 ] && grep -q 'checks failed' '$T/err'"
-    check "check-op on broken ops: each check fails the op broken for it" \
-        sh -c "grep -qE '^broken_vjp +grad +cpu-scalar +FAIL .*analytic' '$T/out' &&
-               grep -qE '^broken_vjp +f32 +cpu-scalar +PASS' '$T/out' &&
-               grep -qE '^broken_f32 +f32 +cpu-scalar +FAIL' '$T/out' &&
-               grep -qE '^broken_f32 +grad +cpu-scalar +PASS' '$T/out' &&
-               grep -qE '^broken_sleef +backend +cpu-sleef +FAIL' '$T/out' &&
-               grep -qE '^broken_cell +loop +cpu-scalar +FAIL .*looped gives' '$T/out' &&
-               grep -qE '^broken_infer +grad +cpu-scalar +FAIL .*refuses every shape' '$T/out'"
-fi
+check "the test plugin gx-test-broken.so is built" test -f "$BUILD/tests/broken-ops/gx-test-broken.so"
+run env GEXEC_PLUGIN_PATH="$BUILD/tests/broken-ops" "$GEXEC" check-op broken_vjp broken_f32 \
+    broken_sleef broken_cell broken_infer --shapes 0
+check "check-op on broken ops: exit 1, one stderr line" \
+    sh -c "[ $RC -eq 1 ] && [ \$(wc -l <'$T/err') -eq 1 ] && grep -q 'checks failed' '$T/err'"
+check "check-op on broken ops: each check fails the op broken for it" \
+    sh -c "grep -qE '^broken_vjp +grad +cpu-scalar +FAIL .*analytic' '$T/out' &&
+           grep -qE '^broken_vjp +f32 +cpu-scalar +PASS' '$T/out' &&
+           grep -qE '^broken_f32 +f32 +cpu-scalar +FAIL' '$T/out' &&
+           grep -qE '^broken_f32 +grad +cpu-scalar +PASS' '$T/out' &&
+           grep -qE '^broken_sleef +backend +cpu-sleef +FAIL' '$T/out' &&
+           grep -qE '^broken_cell +loop +cpu-scalar +FAIL .*looped gives' '$T/out' &&
+           grep -qE '^broken_infer +grad +cpu-scalar +FAIL .*refuses every shape' '$T/out'"
 
 # absurd sizes are errors before anything that size is allocated: a param of 10^12 elements,
 # with its declaration's position; --max-memory caps declared values and plans

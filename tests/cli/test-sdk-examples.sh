@@ -10,7 +10,7 @@
 #   - runs the installed gexec with GEXEC_PLUGIN_PATH at the builds: `gexec plugins` lists the
 #     new ops, `gexec train` of plugins/examples/char_peephole_ln.graph lowers the loss, and a
 #     loop of the fused peephole cell gives the gradients of the same cell written in core ops,
-#     looped and unrolled; `gexec check-op` when this build has it;
+#     looped and unrolled; `gexec check-op` on both ops;
 #   - installs an example with `cmake --install` and finds it without GEXEC_PLUGIN_PATH;
 #   - builds layer_norm against a copy of the headers with another GX_ABI_VERSION: gexec refuses
 #     it with one line naming the file and both versions, and carries on.
@@ -174,12 +174,12 @@ check "fused peephole loop: looped equals unrolled (1e-12)" \
     same_tensors "$T/fused.safetensors" "$T/unrolled.safetensors" 1e-12
 
 # gexec check-op (the f64 gradient check on random shapes, every backend against cpu-scalar,
-# looped against unrolled for cells): run when this build has the command
-if "$GEXEC" check-op --help >/dev/null 2>&1; then
-    GEXEC_PLUGIN_PATH=$PLUGINS expect_ok "$GEXEC" check-op peephole_lstm_cell layer_norm
-else
-    echo "SKIP: gexec check-op peephole_lstm_cell layer_norm (this gexec has no check-op command)"
-fi
+# looped against unrolled for cells) passes for both third-party ops
+GEXEC_PLUGIN_PATH=$PLUGINS expect_ok "$GEXEC" check-op peephole_lstm_cell layer_norm
+check "check-op gradient-checked and compared looped with unrolled for the plugin ops" \
+    sh -c "grep -qE '^peephole_lstm_cell +grad +cpu-scalar +PASS' '$T/out' &&
+           grep -qE '^peephole_lstm_cell +loop +cpu-scalar +PASS' '$T/out' &&
+           grep -qE '^layer_norm +grad +cpu-scalar +PASS' '$T/out'"
 
 # ---- installed next to the built-in plugins: no GEXEC_PLUGIN_PATH needed -------------------------
 expect_ok cmake --install "$T/peephole_lstm"
