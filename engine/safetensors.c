@@ -13,8 +13,10 @@
 #include "util.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -871,6 +873,44 @@ static void sync_parent_dir(const char *path) {
     }
 }
 
+/* A process killed while writing PATH leaves PATH.tmp.PID behind. It is harmless (readers never
+ * open it) but it holds a whole checkpoint's worth of disk, so after a successful save the temp
+ * files of processes that no longer exist are removed. A live PID is left alone: it may be another
+ * gexec writing the same path (on a shared file system the PID may even be another machine's, and
+ * a dead-looking PID there is the one case this could misjudge; its writer's rename would then
+ * fail with a clear error, never a corrupt checkpoint). Best effort: errors are ignored. */
+static void remove_stale_temps(const char *path) {
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t blen = strlen(base);
+    char dir[4096] = ".";
+    if (slash) {
+        size_t n = slash == path ? 1 : (size_t)(slash - path);
+        if (n + 1 > sizeof dir) return;
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    DIR *dp = opendir(dir);
+    if (dp == NULL) return;
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL) {
+        const char *name = e->d_name;
+        if (strncmp(name, base, blen) != 0 || strncmp(name + blen, ".tmp.", 5) != 0) continue;
+        const char *digits = name + blen + 5;
+        char *end = NULL;
+        errno = 0;
+        long pid = strtol(digits, &end, 10);
+        if (digits[0] < '0' || digits[0] > '9' || *end != '\0' || errno != 0 || pid <= 0 ||
+            (pid_t)pid != pid)
+            continue;
+        if (pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH)) continue;
+        char full[4096 + 256];
+        int n = snprintf(full, sizeof full, "%s/%s", dir, name);
+        if (n > 0 && (size_t)n < sizeof full) (void)unlink(full);
+    }
+    closedir(dp);
+}
+
 gx_status gx_st_writer_save(const gx_st_writer *w, const char *path, gx_diag *d) {
     if (w == NULL || path == NULL)
         return gx_diag_set(d, GX_ERR_INVALID, "safetensors writer: NULL argument");
@@ -916,8 +956,12 @@ gx_status gx_st_writer_save(const gx_st_writer *w, const char *path, gx_diag *d)
             st = gx_diag_set(d, GX_ERR_IO, "%s: cannot write %s: %s", path, tmp,
                              strerror(err ? err : EIO));
         }
-        if (ok) sync_parent_dir(path);
-        else remove(tmp);
+        if (ok) {
+            sync_parent_dir(path);
+            remove_stale_temps(path);
+        } else {
+            remove(tmp);
+        }
     }
     gx_free(tmp);
     cJSON_free(header);

@@ -8,7 +8,7 @@
 #
 # Environment: GX_FUZZ_BUILD (build directory, default build-fuzz), GX_FUZZ_OUT (scratch,
 # default $GX_FUZZ_BUILD/fuzz-runs), FUZZ_ARGS (more libFuzzer flags, e.g. "-jobs=2 -workers=2").
-# Prints per target: executions, corpus size, and the findings (crash-*, leak-*, timeout-*,
+# Prints per target: executions, CPU seconds (user + system), corpus size, and the findings (crash-*, leak-*, timeout-*,
 # oom-* files); exits 1 when any target found something.
 set -euo pipefail
 
@@ -53,14 +53,21 @@ for t in "${targets[@]}"; do
   log=$dir/fuzz-$(date +%Y%m%d-%H%M%S).log
   echo "== $t: ${secs}s, log $log" >&2
   before=$(ls "$dir/artifacts" | wc -l)
+  # CPU time of the run (user + system), the measure the campaign figures are given in
+  timer=()
+  [ -x /usr/bin/time ] && timer=(/usr/bin/time -f '%U %S' -o "$dir/cpu-time")
+  rm -f "$dir/cpu-time"
   # shellcheck disable=SC2086
-  "$build/bin/fuzz-$t" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 \
+  "${timer[@]}" "$build/bin/fuzz-$t" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 \
     -max_len="$(max_len "$t")" -print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
     "${extra[@]}" ${FUZZ_ARGS:-} "$dir/corpus" "$root/tests/fuzz/corpus/$t" >"$log" 2>&1 || true
   execs=$(grep -h 'stat::number_of_executed_units' "$log" | awk '{s += $2} END {print s + 0}')
   found=$(( $(ls "$dir/artifacts" | wc -l) - before ))
   size=$(ls "$dir/corpus" | wc -l)
-  line=$(printf '%-12s %10s execs  %6s inputs in the scratch corpus  %3s findings' "$t" "$execs" "$size" "$found")
+  cpu=?
+  [ -s "$dir/cpu-time" ] && cpu=$(tail -n1 "$dir/cpu-time" | awk '{printf "%.0f", $1 + $2}')
+  line=$(printf '%-12s %10s execs  %6s s CPU  %6s inputs in the scratch corpus  %3s findings' \
+         "$t" "$execs" "$cpu" "$size" "$found")
   summary+=("$line")
   if [ "$found" -gt 0 ]; then
     status=1

@@ -99,6 +99,9 @@ for ((it = 1; it <= ITERS; it++)); do
         elif ! cmp -s c.ckpt ref.ckpt; then
             fail "iteration $it: the resumed run does not end byte-identical to the reference"
             ok=0
+        elif ls c.ckpt.tmp.* >/dev/null 2>&1; then
+            fail "iteration $it: temporary files of killed runs were left: $(ls c.ckpt.tmp.* | tr '\n' ' ')"
+            ok=0
         fi
     fi
     if [ $ok -eq 1 ]; then pass; else bad=$((bad + 1)); fi
@@ -108,12 +111,21 @@ if [ "$ITERS" -ge 5 ]; then
     check "some kills landed inside a checkpoint write ($mid_write of $kills)" test "$mid_write" -gt 0
 fi
 
-# ---- a stale temporary file does not break the next run --------------------------------------
+# ---- stale temporary files: no harm, and a dead writer's are removed ------------------------
 rm -f c.ckpt c.ckpt.tmp.*
+sh -c 'exit 0' &
+dead=$!
+wait "$dead"
+head -c 5000 ref.ckpt >"c.ckpt.tmp.$dead"
 head -c 5000 ref.ckpt >c.ckpt.tmp.1
 echo junk >"c.ckpt.tmp.$$"
+echo junk >c.ckpt.tmp.x1
 expect_ok "${RUN[@]}" --steps 2 --checkpoint c.ckpt
 check "a run beside stale temporary files writes its checkpoint" loads c.ckpt
+check "the temporary file of a dead process is removed" test ! -e "c.ckpt.tmp.$dead"
+check "those of live processes (PID 1, this shell) are kept" \
+    test -e c.ckpt.tmp.1 -a -e "c.ckpt.tmp.$$"
+check "a file that only looks like one is kept" test -e c.ckpt.tmp.x1
 
 # ---- full disk: the write fails, the previous checkpoint stays -------------------------------
 rm -f c.ckpt c.ckpt.tmp.*
