@@ -46,6 +46,8 @@ struct gx_exec {
     gx_exec_fault fault;
     gx_val      *upd_dst, *upd_src;   /* gx_exec_set_updates */
     int32_t      n_upd;
+    gx_exec_step_fn hook;             /* gx_exec_set_step_hook */
+    void        *hook_user;
 };
 
 /* ---- a first-fit allocator over offsets (no memory behind it) ---- */
@@ -697,6 +699,7 @@ static gx_status exec_run(gx_exec *e, int top, gx_diag *d) {
             st = run_loop(e, sp, nd, d);
             if (st != GX_OK) return st;
             if (e->check && check_node(e, nd, d) != GX_OK) return GX_ERR_INVALID;
+            if (top && e->hook && (st = e->hook(e->hook_user, s, d)) != GX_OK) return st;
             continue;
         }
         gx_host host;
@@ -723,6 +726,7 @@ static gx_status exec_run(gx_exec *e, int top, gx_diag *d) {
             return st;
         }
         if (e->check && check_node(e, nd, d) != GX_OK) return GX_ERR_INVALID;
+        if (top && e->hook && (st = e->hook(e->hook_user, s, d)) != GX_OK) return st;
     }
     if (!top) return GX_OK;
     for (int32_t u = 0; u < e->n_upd && st == GX_OK; u++)
@@ -750,6 +754,30 @@ gx_status gx_exec_set_updates(gx_exec *e, const gx_val *dst, const gx_val *src, 
     e->upd_dst = p;
     e->upd_src = p + n;
     e->n_upd = n;
+    return GX_OK;
+}
+
+gx_status gx_exec_set_step_hook(gx_exec *e, gx_exec_step_fn fn, void *user, gx_diag *d) {
+    if (fn && !gx_exec_host_memory(e))
+        return gx_diag_set(d, GX_ERR_UNSUPPORTED, "backend '%s': a step hook needs host memory "
+                           "(a device runs the steps later, in one batch)", e->backend->name);
+    e->hook = fn;
+    e->hook_user = user;
+    return GX_OK;
+}
+
+gx_status gx_exec_ready_steps(const gx_exec *e, const gx_val *v, int32_t n, int32_t *at,
+                              gx_diag *d) {
+    for (int32_t i = 0; i < n; i++) {
+        if (v[i] < 0 || v[i] >= e->g->n_values)
+            return gx_diag_set(d, GX_ERR_INVALID, "value %d is not in the graph", (int)v[i]);
+        at[i] = -1;   /* inputs and params: ready before the first step */
+        for (int32_t s = 0; s < e->n_steps && at[i] < 0; s++) {
+            const gx_node *nd = &e->g->nodes[e->steps[s].node];
+            for (int32_t o = 0; o < nd->n_out; o++)
+                if (nd->out[o] == v[i]) at[i] = s;
+        }
+    }
     return GX_OK;
 }
 

@@ -58,6 +58,18 @@ const gx_exec_fault *gx_exec_fault_of(const gx_exec *e);
  * carries them to the next step. src must be wanted values of the plan. */
 gx_status gx_exec_set_updates(gx_exec *e, const gx_val *dst, const gx_val *src, int32_t n,
                               gx_diag *d);
+/*
+ * Overlapping work with a run (data-parallel training starts averaging gradients while the
+ * backward pass goes on). gx_exec_ready_steps gives, for each value, the top-level step after
+ * which it holds its final value in a run (-1: inputs and params, before the first step); a step
+ * hook is called after each top-level step s of gx_exec_run (a loop counts as one step), when
+ * such values can be read with gx_exec_read. Host-memory backends only: a device records the
+ * steps and runs them later. A hook's error ends the run. fn NULL removes the hook.
+ */
+typedef gx_status (*gx_exec_step_fn)(void *user, int32_t step, gx_diag *d);
+gx_status gx_exec_set_step_hook(gx_exec *e, gx_exec_step_fn fn, void *user, gx_diag *d);
+gx_status gx_exec_ready_steps(const gx_exec *e, const gx_val *v, int32_t n, int32_t *at,
+                              gx_diag *d);
 /* the plan's backend keeps its buffers in host memory (the CPU backends) */
 int       gx_exec_host_memory(const gx_exec *e);
 

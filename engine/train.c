@@ -11,6 +11,7 @@
 #include "train.h"
 
 #include "autodiff.h"
+#include "dist.h"
 #include "exec.h"
 #include "init.h"
 #include "lower.h"
@@ -81,6 +82,20 @@ struct gx_trainer {
     gx_val          dev_hyper, dev_gsq;
     gx_val         *dev_s, *dev_next;
     void           *zeros;       /* for states the host optimizer does not keep             */
+    /* data-parallel runs (dist.h): this rank's rows of each global batch are filled through
+     * scratch; gradients are averaged in buckets, handed in as the plan makes them (ready[] is
+     * the training plan's step after which each is final, next the cursor in ready order) */
+    gx_dist        *dist;
+    int             rank, nranks;
+    void           *scratch;
+    gx_dist_grads  *dg;
+    int32_t        *ready;
+    int32_t         next;
+    void          **grad_dst;
+    int             stop_agreed;   /* the ranks' stop flags, as the last step's allreduce summed */
+    int             agreed_error;  /* gx_trainer_error_agreed */
+    double          step_s, wait_s;
+    int64_t         run_steps;
 };
 
 /* plan p's graph (NULL: the run has no such plan) */
@@ -119,6 +134,10 @@ void gx_trainer_free(gx_trainer *t) {
     gx_free(t->dev_s);
     gx_free(t->dev_next);
     gx_free(t->zeros);
+    gx_free(t->scratch);
+    gx_dist_grads_free(t->dg);
+    gx_free(t->ready);
+    gx_free(t->grad_dst);
     gx_monitor_free(t->mon);
     gx_exec_free(t->e);
     gx_exec_free(t->ee);
@@ -168,7 +187,7 @@ static gx_status add_bind(gx_dim_binding *b, int *n, int max, const gx_ast_modul
 static gx_status open_data(gx_trainer *t, gx_diag *d) {
     const gx_train_config *c = &t->c;
     gx_data_opts o = {.val_frac = c->val_frac, .bytes = c->bytes, .seed = c->seed,
-                      .batch = c->batch, .bptt = c->bptt,
+                      .batch = c->batch * t->nranks, .bptt = c->bptt,
                       .vocab = t->resume && t->resume->vocab.n ? &t->resume->vocab : NULL};
     if (c->task && c->data)
         return gx_diag_set(d, GX_ERR_INVALID, "give --data FILE or --task SPEC, not both");
@@ -226,9 +245,25 @@ static gx_status match_inputs(gx_trainer *t, gx_diag *d) {
         s->host = gx_calloc(1, s->bytes + 8);
         if (s->host == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     }
-    size_t state_bytes = 0;
-    for (int32_t i = 0; i < t->n_slots; i++)
-        if (t->slots[i].kind == SLOT_STATE) state_bytes += t->slots[i].bytes;
+    size_t state_bytes = 0, scratch = 0;
+    for (int32_t i = 0; i < t->n_slots; i++) {
+        slot *s = &t->slots[i];
+        if (s->kind == SLOT_STATE) state_bytes += s->bytes;
+        if (t->nranks == 1 || (s->kind != SLOT_DATA && s->kind != SLOT_STATE)) continue;
+        /* rank r takes rows [r B, (r + 1) B) of the global batch: batch-major only */
+        if (s->info.shape.ndim < 1 || s->info.shape.dims[0] != t->c.batch) {
+            char sb[128];
+            const gx_named *in = &g->inputs[i];
+            return gx_diag_at(d, GX_ERR_SHAPE, in->pos, "--distributed splits every data input "
+                              "and carried state on axis 0, the batch B = %lld, but '%s' is %s%s",
+                              (long long)t->c.batch, s->name, gx_dtype_name(s->info.dtype),
+                              gx_shape_str(&s->info.shape, sb, sizeof sb));
+        }
+        if (s->kind == SLOT_DATA && s->bytes * (size_t)t->nranks > scratch)
+            scratch = s->bytes * (size_t)t->nranks;
+    }
+    if (scratch && (t->scratch = gx_malloc(scratch)) == NULL)
+        return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     t->saved_states = gx_malloc(state_bytes + 1);
     if (t->saved_states == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     return GX_OK;
@@ -297,7 +332,8 @@ static gx_status build_graphs(gx_trainer *t, gx_ast_module *m, gx_diag *d) {
     size_t len = 0;
     for (int32_t i = 0; i < t->g->n_dims && len < sizeof t->dims - 40; i++)
         len += (size_t)snprintf(t->dims + len, sizeof t->dims - len, "%s%s=%lld", i ? "," : "",
-                                t->g->dims[i].name, (long long)t->g->dims[i].value);
+                                t->g->dims[i].name, (long long)t->g->dims[i].value *
+                                (strcmp(t->g->dims[i].name, "B") == 0 ? t->nranks : 1));
     return gx_autodiff(t->g, t->g->loss, d);
 }
 
@@ -445,8 +481,9 @@ static gx_status plan(gx_trainer *t, gx_diag *d) {
     t->grad_val = gx_malloc(sizeof(gx_val) * ((size_t)t->g->n_params + 1));
     if (t->grad_val == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
     GX_TRY(plan_one(t, P_TRAIN, t->c.backend, d));
-    if (!gx_exec_host_memory(t->e)) {
-        /* a device backend: the update joins the step, and the plan is made again with it */
+    if (!gx_exec_host_memory(t->e) && t->nranks == 1) {
+        /* a device backend: the update joins the step, and the plan is made again with it.
+         * (Not when distributed: the gradients must come to the host for the allreduce.) */
         const char *backend = gx_exec_backend_name(t->e);
         gx_exec_free(t->e);
         t->e = NULL;
@@ -491,17 +528,25 @@ static gx_status init_params(gx_trainer *t, gx_diag *d) {
     return st;
 }
 
-/* copy a checkpoint tensor into a host array of the expected type */
-static gx_status restore(const gx_checkpoint *ck, const char *key, gx_dtype dt, int64_t n,
-                         void *dst, gx_diag *d) {
+/* copy part `part` of `parts` equal parts of a checkpoint tensor (n elements each; one part
+ * but for the carried states of a distributed run, which hold every rank's rows) into a host
+ * array of the expected type */
+static gx_status restore_part(const gx_checkpoint *ck, const char *key, gx_dtype dt, int64_t n,
+                              int part, int parts, void *dst, gx_diag *d) {
     const gx_st_tensor *x = gx_st_find(ck->file, key);
     if (x == NULL)
         return gx_diag_set(d, GX_ERR_FORMAT, "%s: error: no tensor '%s'", ck->path, key);
-    if (x->dtype != dt || gx_shape_numel(&x->shape) != n)
+    if (x->dtype != dt || gx_shape_numel(&x->shape) != n * parts)
         return gx_diag_set(d, GX_ERR_FORMAT, "%s: error: '%s' has the wrong type or size",
                            ck->path, key);
-    memcpy(dst, x->data, x->nbytes);
+    size_t bytes = x->nbytes / (size_t)parts;
+    memcpy(dst, (const char *)x->data + bytes * (size_t)part, bytes);
     return GX_OK;
+}
+
+static gx_status restore(const gx_checkpoint *ck, const char *key, gx_dtype dt, int64_t n,
+                         void *dst, gx_diag *d) {
+    return restore_part(ck, key, dt, n, 0, 1, dst, d);
 }
 
 static gx_status resume_from(gx_trainer *t, gx_diag *d) {
@@ -513,8 +558,9 @@ static gx_status resume_from(gx_trainer *t, gx_diag *d) {
                            t->hash);
     if (strcmp(ck->dims, t->dims) != 0)
         return gx_diag_set(d, GX_ERR_INVALID, "%s: error: the checkpoint's dims (%s) differ from "
-                           "this run's (%s): use the same --batch, --bptt and data", ck->path,
-                           ck->dims, t->dims);
+                           "this run's (%s): use the same --batch, --bptt and data%s", ck->path,
+                           ck->dims, t->dims, t->nranks > 1 ? " (B is the global batch: "
+                           "--batch times the ranks)" : "");
     gx_status st = GX_OK;
     char key[300];
     for (int32_t i = 0; i < gx_optim_n_params(t->opt) && st == GX_OK; i++) {
@@ -532,7 +578,8 @@ static gx_status resume_from(gx_trainer *t, gx_diag *d) {
         slot *s = &t->slots[i];
         if (s->kind != SLOT_STATE) continue;
         snprintf(key, sizeof key, "state.%s", s->name);
-        st = restore(ck, key, s->info.dtype, gx_shape_numel(&s->info.shape), s->host, d);
+        st = restore_part(ck, key, s->info.dtype, gx_shape_numel(&s->info.shape), t->rank,
+                          t->nranks, s->host, d);
     }
     if (st == GX_OK) {
         const char *os = gx_st_meta(ck->file, "gexec.optim_steps");
@@ -540,6 +587,179 @@ static gx_status resume_from(gx_trainer *t, gx_diag *d) {
         t->step = ck->step;
     }
     return st;
+}
+
+/* ---- data parallelism (dist.h) ---- */
+
+/* Hand the gradients that are final after top-level step `upto` of plan e to the buckets, in
+ * the buckets' ready order. */
+static gx_status hand_in_grads(gx_trainer *t, gx_exec *e, const gx_val *grads, int32_t upto,
+                               gx_diag *d) {
+    while (t->next < t->g->n_params) {
+        int32_t i = gx_dist_grads_order_at(t->dg, t->next);
+        if (t->ready[i] > upto) break;
+        gx_optim_param *pp = gx_optim_param_at(t->opt, i);
+        GX_TRY(gx_exec_read(e, grads[i], gx_dist_grads_slot(t->dg, i),
+                            (uint64_t)pp->n * gx_dtype_size((gx_dtype)pp->dtype), d));
+        GX_TRY(gx_dist_grads_ready(t->dg, i, d));
+        t->next++;
+    }
+    return GX_OK;
+}
+
+/* the training plan's step hook: start averaging what the backward pass has finished */
+static gx_status grads_hook(void *user, int32_t step, gx_diag *d) {
+    gx_trainer *t = user;
+    if (t->next >= t->g->n_params) return GX_OK;   /* a re-run (NaN search) */
+    GX_TRY(hand_in_grads(t, t->e, t->grad_val, step, d));
+    return gx_dist_grads_poll(t->dg, d);
+}
+
+static gx_status setup_buckets(gx_trainer *t, gx_diag *d) {
+    int32_t np = t->g->n_params;
+    int64_t *numel = gx_malloc(sizeof(int64_t) * ((size_t)np + 1));
+    t->ready = gx_malloc(sizeof(int32_t) * ((size_t)np + 1));
+    t->grad_dst = gx_malloc(sizeof(void *) * ((size_t)np + 1));
+    if (numel == NULL || t->ready == NULL || t->grad_dst == NULL) {
+        gx_free(numel);
+        return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    }
+    int dtype = np > 0 ? gx_optim_param_at(t->opt, 0)->dtype : GX_DTYPE_F32;
+    gx_status st = GX_OK;
+    for (int32_t i = 0; i < np && st == GX_OK; i++) {
+        gx_optim_param *pp = gx_optim_param_at(t->opt, i);
+        numel[i] = pp->n;
+        t->grad_dst[i] = pp->grad;
+        if (pp->dtype != dtype)
+            st = gx_diag_at(d, GX_ERR_DTYPE, t->g->params[i].pos, "--distributed averages "
+                            "gradients of one dtype, but param '%s' is %s and '%s' is %s",
+                            pp->name, gx_dtype_name((gx_dtype)pp->dtype), t->g->params[0].name,
+                            gx_dtype_name((gx_dtype)dtype));
+    }
+    if (st == GX_OK) st = gx_exec_ready_steps(t->e, t->grad_val, np, t->ready, d);
+    double mb = t->c.bucket_mb > 0 ? t->c.bucket_mb : 1.0;
+    /* extras: the loss, the metrics, the stop flag */
+    if (st == GX_OK)
+        st = gx_dist_grads_new(t->dist, np, numel, dtype, t->ready, (size_t)(mb * 1048576.0),
+                               t->n_metrics + 2, &t->dg, d);
+    gx_free(numel);
+    if (st == GX_OK && gx_exec_host_memory(t->e)) st = gx_exec_set_step_hook(t->e, grads_hook, t, d);
+    return st;
+}
+
+/* Average the gradients over the ranks (those of plan e not handed in yet first), with the
+ * loss, the metrics and the stop flags riding along; every rank then holds the same. */
+static gx_status reduce_grads(gx_trainer *t, gx_exec *e, const gx_val *grads, double *loss,
+                              double *metrics, gx_diag *d) {
+    double w0 = gx_dist_wait_seconds(t->dist);
+    GX_TRY(hand_in_grads(t, e, grads, INT32_MAX, d));
+    double extra[GX_TRAIN_MAX_METRICS + 2];
+    int32_t n = 0;
+    extra[n++] = *loss;
+    for (int32_t m = 0; m < t->n_metrics; m++) extra[n++] = metrics[m];
+    extra[n++] = t->stop ? 1 : 0;
+    GX_TRY(gx_dist_grads_finish(t->dg, extra, t->grad_dst, d));
+    double inv = 1.0 / (double)t->nranks;
+    *loss = extra[0] * inv;
+    for (int32_t m = 0; m < t->n_metrics; m++) metrics[m] = extra[1 + m] * inv;
+    t->stop_agreed = extra[n - 1] > 0;
+    t->wait_s += gx_dist_wait_seconds(t->dist) - w0;
+    return GX_OK;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+/* --dist-check: every rank must hold bit-identical params (and optimizer state) */
+static gx_status check_same_params(gx_trainer *t, gx_diag *d) {
+    int32_t np = gx_optim_n_params(t->opt);
+    uint64_t *h = gx_malloc(sizeof(uint64_t) * (2 * (size_t)np + 2));
+    if (h == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    for (int32_t i = 0; i < np; i++) {
+        gx_optim_param *p = gx_optim_param_at(t->opt, i);
+        size_t bytes = (size_t)p->n * gx_dtype_size((gx_dtype)p->dtype);
+        uint64_t x = fnv1a(1469598103934665603ull, p->data, bytes);
+        if (p->s1) x = fnv1a(x, p->s1, bytes);
+        if (p->s2) x = fnv1a(x, p->s2, bytes);
+        h[i] = h[np + i] = x;
+    }
+    gx_status st = gx_dist_allreduce(t->dist, h, np, GX_DIST_U64, GX_DIST_MIN, "--dist-check", d);
+    if (st == GX_OK)
+        st = gx_dist_allreduce(t->dist, h + np, np, GX_DIST_U64, GX_DIST_MAX, "--dist-check", d);
+    for (int32_t i = 0; i < np && st == GX_OK; i++)
+        if (h[i] != h[np + i]) {
+            t->agreed_error = 1;
+            st = gx_diag_at(d, GX_ERR_INVALID, t->g->params[i].pos, "--dist-check: after step "
+                            "%lld the ranks hold different values of param '%s' (or its "
+                            "optimizer state); this rank's hash is %016llx", (long long)t->step,
+                            t->g->params[i].name, (unsigned long long)h[np + i]);
+        }
+    gx_free(h);
+    return st;
+}
+
+gx_status gx_trainer_sync_start(gx_trainer *t, gx_diag *d) {
+    if (t->nranks == 1) return GX_OK;
+    /* the same graph, dims and data everywhere (a stale copy on one machine is caught here) */
+    uint64_t h[2];
+    h[0] = fnv1a(fnv1a(fnv1a(1469598103934665603ull, t->hash, strlen(t->hash)), t->dims,
+                       strlen(t->dims)), t->data->source, strlen(t->data->source));
+    h[1] = h[0];
+    GX_TRY(gx_dist_allreduce(t->dist, &h[0], 1, GX_DIST_U64, GX_DIST_MIN, "the start", d));
+    GX_TRY(gx_dist_allreduce(t->dist, &h[1], 1, GX_DIST_U64, GX_DIST_MAX, "the start", d));
+    if (h[0] != h[1]) {
+        t->agreed_error = 1;
+        return gx_diag_set(d, GX_ERR_INVALID, "the ranks do not run the same graph, dims and "
+                           "data (this rank: %s, %s, %s): every machine needs the same files",
+                           t->path, t->dims, t->data->source);
+    }
+    /* rank 0's params, optimizer state and step */
+    for (int32_t i = 0; i < gx_optim_n_params(t->opt); i++) {
+        gx_optim_param *p = gx_optim_param_at(t->opt, i);
+        size_t bytes = (size_t)p->n * gx_dtype_size((gx_dtype)p->dtype);
+        GX_TRY(gx_dist_bcast(t->dist, p->data, bytes, "the parameter broadcast", d));
+        if (p->s1) GX_TRY(gx_dist_bcast(t->dist, p->s1, bytes, "the parameter broadcast", d));
+        if (p->s2) GX_TRY(gx_dist_bcast(t->dist, p->s2, bytes, "the parameter broadcast", d));
+    }
+    int64_t steps[2] = {t->step, gx_optim_steps(t->opt)};
+    GX_TRY(gx_dist_bcast(t->dist, steps, sizeof steps, "the parameter broadcast", d));
+    t->step = steps[0];
+    gx_optim_set_steps(t->opt, steps[1]);
+    t->dev_stale = t->dev_opt;
+    return GX_OK;
+}
+
+int gx_trainer_error_agreed(const gx_trainer *t) { return t->nranks == 1 || t->agreed_error; }
+
+void gx_trainer_dist_stats_of(const gx_trainer *t, gx_trainer_dist_stats *out) {
+    *out = (gx_trainer_dist_stats){.ranks = t->nranks, .steps = t->run_steps,
+                                   .step_s = t->step_s, .wait_s = t->wait_s};
+    if (t->dg) {
+        out->buckets = gx_dist_grads_n_buckets(t->dg);
+        out->grad_bytes = gx_dist_grads_bytes(t->dg);
+    }
+}
+
+/* A resumed run without --batch keeps the checkpoint's global batch B, split over the ranks. */
+static gx_status batch_of_checkpoint(gx_trainer *t, gx_diag *d) {
+    const char *p = t->resume->dims;
+    while (p && *p) {
+        if (p[0] == 'B' && p[1] == '=') {
+            long long b = strtoll(p + 2, NULL, 10);
+            if (b > 0 && b % t->nranks != 0)
+                return gx_diag_set(d, GX_ERR_INVALID, "%s: the checkpoint's batch B = %lld does "
+                                   "not split over %d ranks: resume with a number of ranks that "
+                                   "divides it", t->resume->path, b, t->nranks);
+            if (b > 0) t->c.batch = b / t->nranks;
+            return GX_OK;
+        }
+        p = strchr(p, ',');
+        if (p) p++;
+    }
+    return GX_OK;
 }
 
 gx_status gx_trainer_new(gx_registry *reg, const char *path, gx_ast_module *m,
@@ -566,10 +786,18 @@ gx_status gx_trainer_new(gx_registry *reg, const char *path, gx_ast_module *m,
     }
     if (c->threads > 0) gx_registry_set_threads(reg, c->threads);
     if (c->device >= 0) gx_registry_set_device(reg, c->device);
-    if (t->c.batch <= 0) t->c.batch = module_dim_value(m, "B", 32);
-    if (t->c.bptt <= 0) t->c.bptt = module_dim_value(m, "T", 64);
+    t->dist = c->dist;
+    t->rank = gx_dist_rank(c->dist);
+    t->nranks = gx_dist_size(c->dist);
+    if (t->rank > 0) {   /* diagnostics are rank 0's */
+        t->c.diag_dir = t->c.tensorboard = NULL;
+        t->c.diag = 0;
+    }
     if (st == GX_OK && c->resume) st = gx_checkpoint_read(c->resume, &t->resume, d);
     if (st == GX_OK && t->resume) t->c.seed = t->resume->seed;
+    if (st == GX_OK && !t->c.batch_flag && t->resume) st = batch_of_checkpoint(t, d);
+    if (t->c.batch <= 0) t->c.batch = module_dim_value(m, "B", 32);
+    if (t->c.bptt <= 0) t->c.bptt = module_dim_value(m, "T", 64);
     if (st == GX_OK) st = open_data(t, d);
     if (st == GX_OK) st = build_graphs(t, m, d);
     else gx_ast_free(m);
@@ -588,6 +816,7 @@ gx_status gx_trainer_new(gx_registry *reg, const char *path, gx_ast_module *m,
         t->c.sched.total = t->steps;
     }
     if (st == GX_OK && t->resume) st = resume_from(t, d);
+    if (st == GX_OK && t->nranks > 1) st = setup_buckets(t, d);
     if (st != GX_OK) {
         gx_trainer_free(t);
         return st;
@@ -688,10 +917,18 @@ static gx_status feed(gx_trainer *t, gx_exec *e, int p, gx_split split, uint64_t
         slot *s = &t->slots[i];
         gx_val v = s->val[p];
         if (v == GX_VAL_NONE) continue;
-        if (s->kind == SLOT_DATA)
+        if (s->kind == SLOT_DATA && t->nranks > 1) {
+            /* the global batch, then this rank's rows of it */
+            gx_tensor_info all = s->info;
+            all.shape.dims[0] *= t->nranks;
+            st = t->data->vt->fill(t->data, split, index, s->name, &all, t->scratch, d);
+            if (st == GX_OK) memcpy(s->host, (char *)t->scratch + s->bytes * (size_t)t->rank, s->bytes);
+        } else if (s->kind == SLOT_DATA)
             st = t->data->vt->fill(t->data, split, index, s->name, &s->info, s->host, d);
         else if (s->kind == SLOT_RNG) {
-            int32_t key[2] = {(int32_t)(uint32_t)t->c.seed, (int32_t)(uint32_t)step};
+            /* each rank draws its own dropout masks */
+            uint32_t k0 = (uint32_t)t->c.seed + (uint32_t)t->rank * 0x9E3779B9u;
+            int32_t key[2] = {(int32_t)k0, (int32_t)(uint32_t)step};
             memcpy(s->host, key, sizeof key);
         }
         if (st == GX_OK) st = gx_exec_write(e, v, s->host, s->bytes, d);
@@ -742,6 +979,15 @@ static gx_status validate(gx_trainer *t, gx_train_event *ev, gx_diag *d) {
         if (st == GX_OK) st = read_states(t, t->ee, P_EVAL, d);
     }
     swap_saved_states(t, 0);
+    if (st == GX_OK && t->nranks > 1) {   /* each rank scored its rows: the mean of all */
+        double all[GX_TRAIN_MAX_METRICS + 1];
+        all[0] = loss;
+        for (int32_t m = 0; m < t->n_metrics; m++) all[1 + m] = metrics[m];
+        st = gx_dist_allreduce(t->dist, all, 1 + t->n_metrics, GX_DTYPE_F64, GX_DIST_SUM,
+                               "the validation", d);
+        loss = all[0] / t->nranks;
+        for (int32_t m = 0; m < t->n_metrics; m++) metrics[m] = all[1 + m] / t->nranks;
+    }
     if (st != GX_OK) return st;
     ev->kind = GX_TRAIN_VALID;
     ev->loss = t->val_loss = loss / (double)nb;
@@ -774,8 +1020,50 @@ static int64_t first_not_finite(int dtype, const void *data, int64_t n) {
     return -1;
 }
 
+static gx_status write_checkpoint(gx_trainer *t, void *const *states, gx_diag *d);
+
+/* Rank 0 writes the checkpoint, with every rank's carried states gathered into it (the global
+ * batch's rows, in rank order), and then tells the others whether that worked. */
 static gx_status save_checkpoint(gx_trainer *t, gx_diag *d) {
     GX_TRY(params_to_host(t, d));
+    if (t->nranks == 1) {
+        void **own = gx_malloc(sizeof(void *) * ((size_t)t->n_slots + 1));
+        if (own == NULL) return gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+        for (int32_t i = 0; i < t->n_slots; i++) own[i] = t->slots[i].host;
+        gx_status st = write_checkpoint(t, own, d);
+        gx_free(own);
+        return st;
+    }
+    void **all = gx_calloc((size_t)t->n_slots + 1, sizeof(void *));
+    gx_status st = all ? GX_OK : gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+    for (int32_t i = 0; i < t->n_slots && st == GX_OK; i++) {
+        slot *s = &t->slots[i];
+        if (s->kind != SLOT_STATE) continue;
+        if (t->rank == 0 && (all[i] = gx_malloc(s->bytes * (size_t)t->nranks)) == NULL)
+            st = gx_diag_set(d, GX_ERR_NOMEM, "out of memory");
+        /* a failed allocation on rank 0 still joins the gather (into a dummy), so no rank waits */
+        char dummy[8];
+        gx_status gs = gx_dist_gather(t->dist, s->host, s->bytes, all[i] ? all[i] : dummy,
+                                      "the checkpoint's state gather", d);
+        if (gs != GX_OK) {
+            for (int32_t j = 0; j < t->n_slots; j++) gx_free(all[j]);
+            gx_free(all);
+            return gs;   /* a broken collective: not agreed, the job is aborted */
+        }
+    }
+    if (t->rank == 0 && st == GX_OK) st = write_checkpoint(t, all, d);
+    for (int32_t i = 0; all && i < t->n_slots; i++) gx_free(all[i]);
+    gx_free(all);
+    /* rank 0's outcome, for everyone: a failed write stops every rank alike */
+    int32_t code = (int32_t)st;
+    GX_TRY(gx_dist_bcast(t->dist, &code, sizeof code, "the checkpoint", d));
+    t->agreed_error = code != GX_OK;
+    if (t->rank > 0 && code != GX_OK)
+        return gx_diag_set(d, (gx_status)code, "rank 0 could not write the checkpoint");
+    return st;
+}
+
+static gx_status write_checkpoint(gx_trainer *t, void *const *states, gx_diag *d) {
     /* A NaN model is never written over a good checkpoint: an update can overflow a param
      * while the loss and gradients of its step were still finite. */
     for (int32_t i = 0; i < gx_optim_n_params(t->opt); i++) {
@@ -817,7 +1105,9 @@ static gx_status save_checkpoint(gx_trainer *t, gx_diag *d) {
         slot *s = &t->slots[i];
         if (s->kind != SLOT_STATE) continue;
         snprintf(key, sizeof key, "state.%s", s->name);
-        st = gx_st_writer_add(w, key, s->info.dtype, &s->info.shape, s->host, d);
+        gx_shape all = s->info.shape;   /* every rank's rows */
+        if (all.ndim > 0) all.dims[0] *= t->nranks;
+        st = gx_st_writer_add(w, key, s->info.dtype, &all, states[i], d);
     }
     const gx_vocab *v = gx_data_vocab(t->data);
     if (st == GX_OK && v && v->n > 0) {
@@ -1027,11 +1317,15 @@ static gx_status step_on(gx_trainer *t, int64_t k, int only_diagnose, gx_train_e
     gx_exec *e = diag ? t->ed : t->e;
     const gx_val *grads = diag ? t->grad_diag : t->grad_val;
     if (!stateful || k % t->n_batches == 0) reset_states(t, -1);
+    if (t->dg) {   /* the buckets fill as this run makes the gradients (grads_hook) */
+        gx_dist_grads_begin(t->dg);
+        t->next = 0;
+    }
     gx_status st = write_params(t, e, g, d);
     if (st == GX_OK) st = feed(t, e, p, GX_SPLIT_TRAIN, (uint64_t)k, k, d);
     if (st == GX_OK) st = gx_exec_run(e, d);
     double loss = read_scalar(e, g, g->loss, d, &st);
-    for (int32_t i = 0; i < g->n_params && st == GX_OK; i++) {
+    for (int32_t i = 0; !t->dg && i < g->n_params && st == GX_OK; i++) {
         gx_optim_param *pp = gx_optim_param_at(t->opt, i);
         st = gx_exec_read(e, grads[i], pp->grad,
                           (uint64_t)pp->n * gx_dtype_size((gx_dtype)pp->dtype), d);
@@ -1040,9 +1334,15 @@ static gx_status step_on(gx_trainer *t, int64_t k, int only_diagnose, gx_train_e
     for (int32_t m = 0; m < t->n_metrics; m++)
         ev->metrics[m] = t->metric_val[p][m] != GX_VAL_NONE
                              ? read_scalar(e, g, t->metric_val[p][m], d, &st) : NAN;
+    if (st == GX_OK && t->dg) st = reduce_grads(t, e, grads, &loss, ev->metrics, d);
     if (st != GX_OK) return st;
     double norm = gx_grad_global_norm(t->opt);
-    if (!isfinite(loss) || !isfinite(norm)) return not_finite(t, e, k, loss, norm, ev, d);
+    if (!isfinite(loss) || !isfinite(norm)) {
+        /* every rank sees the same averaged loss and gradients, so all stop (or skip) here */
+        st = not_finite(t, e, k, loss, norm, ev, d);
+        if (st != GX_OK) t->agreed_error = 1;
+        return st;
+    }
     t->nan_in_a_row = 0;
     if (diag) st = gx_monitor_collect(t->mon, e, t->opt, k + 1, loss, d);
     if (st != GX_OK) return st;
@@ -1069,7 +1369,19 @@ static gx_status step_on(gx_trainer *t, int64_t k, int only_diagnose, gx_train_e
 }
 
 static gx_status train_step(gx_trainer *t, gx_train_event *ev, gx_diag *d) {
-    return step_on(t, t->step, 0, ev, d);
+    double t0 = now_s();
+    gx_status st = step_on(t, t->step, 0, ev, d);
+    /* testing --dist-check: GEXEC_TEST_DIST_SKEW=K nudges rank 1's first param after step K */
+    const char *skew = t->rank == 1 ? getenv("GEXEC_TEST_DIST_SKEW") : NULL;
+    if (st == GX_OK && skew && atoll(skew) == t->step && gx_optim_n_params(t->opt) > 0) {
+        gx_optim_param *p = gx_optim_param_at(t->opt, 0);
+        if (p->dtype == GX_DTYPE_F32) ((float *)p->data)[0] += 1e-3f;
+        else if (p->dtype == GX_DTYPE_F64) ((double *)p->data)[0] += 1e-3;
+    }
+    if (st == GX_OK && t->c.dist_check && t->nranks > 1) st = check_same_params(t, d);
+    t->step_s += now_s() - t0;
+    t->run_steps++;
+    return st;
 }
 
 static gx_status write_meta(gx_trainer *t, int64_t every, gx_diag *d) {
@@ -1141,10 +1453,14 @@ gx_status gx_trainer_run(gx_trainer *t, gx_train_report_fn report, void *user, g
     gx_train_event ev = {.kind = GX_TRAIN_START, .step = t->step, .steps = t->steps};
     int64_t n_params = 0;
     for (int32_t i = 0; i < gx_optim_n_params(t->opt); i++) n_params += gx_optim_param_at(t->opt, i)->n;
-    snprintf(msg, sizeof msg, "%s: %lld params, %s, batch %lld, %lld batches per epoch, %lld "
+    char ranks[64] = "";
+    if (t->nranks > 1) snprintf(ranks, sizeof ranks, " (%d ranks of %lld)", t->nranks,
+                                (long long)t->c.batch);
+    snprintf(msg, sizeof msg, "%s: %lld params, %s, batch %lld%s, %lld batches per epoch, %lld "
              "steps%s on %s (%s)", t->g->name, (long long)n_params, gx_optim_name(t->c.optim.kind),
-             (long long)t->c.batch, (long long)t->n_batches, (long long)t->steps,
-             t->resume ? " (resumed)" : "", gx_exec_backend_name(t->e), t->dims);
+             (long long)t->c.batch * t->nranks, ranks, (long long)t->n_batches,
+             (long long)t->steps, t->resume ? " (resumed)" : "", gx_exec_backend_name(t->e),
+             t->dims);
     ev.message = msg;
     if (report) report(user, &ev);
     if (t->mon) {
@@ -1153,7 +1469,7 @@ gx_status gx_trainer_run(gx_trainer *t, gx_train_report_fn report, void *user, g
     }
     double t0 = now_s(), t_last = t0;
     int64_t step_last = t->step, start = t->step;
-    int64_t tok = tokens_per_batch(t);
+    int64_t tok = tokens_per_batch(t) * t->nranks;
     gx_status st = GX_OK;
     while (t->step < t->steps && st == GX_OK) {
         gx_train_event se = {0};
@@ -1174,7 +1490,9 @@ gx_status gx_trainer_run(gx_trainer *t, gx_train_report_fn report, void *user, g
             t_last = now;
             step_last = t->step;
         }
-        int last = t->step == t->steps || t->stop;
+        /* distributed: the stop every rank agreed on in this step's allreduce */
+        int stop = t->nranks > 1 ? t->stop_agreed : t->stop;
+        int last = t->step == t->steps || stop;
         if ((t->c.val_every > 0 && t->step % t->c.val_every == 0) || last) {
             gx_train_event ve = se;
             if (st == GX_OK) st = validate(t, &ve, d);
@@ -1191,7 +1509,7 @@ gx_status gx_trainer_run(gx_trainer *t, gx_train_report_fn report, void *user, g
             ce.path = t->c.checkpoint;
             if (st == GX_OK && report) report(user, &ce);
         }
-        if (t->stop) break;
+        if (stop) break;
     }
     if (st == GX_OK && t->mon)
         st = gx_monitor_done(t->mon, t->step, now_s() - t0, t->val_loss, d);

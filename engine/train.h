@@ -24,6 +24,8 @@ typedef struct gx_train_config {
     int64_t         steps;            /* total steps; 0: from epochs                        */
     int64_t         epochs;           /* used when steps is 0; default 1                     */
     int64_t         batch, bptt;      /* 0: the graph's dims B and T (else 32 and 64)        */
+    int             batch_flag;       /* batch came from --batch: a resumed run must match it;
+                                         otherwise a resumed run keeps the checkpoint's       */
     gx_optim_config optim;
     double          clip;             /* global-norm clipping; 0: off                        */
     double          clip_value;       /* element clipping; 0: off                            */
@@ -52,6 +54,11 @@ typedef struct gx_train_config {
     int64_t         diag_every;       /* log every N steps (from step 1)                     */
     int32_t         diag_buckets;     /* gate statistics per bucket of time steps; 0: none   */
     int             nan_skip;         /* a NaN/Inf step: 0 stops the run, 1 skips the step    */
+    /* data-parallel training (dist.h): batch is per rank; the data is cut for the global
+     * batch (batch * ranks) and rank r trains on rows [r * batch, (r + 1) * batch) */
+    struct gx_dist *dist;             /* NULL: one process                                    */
+    int             dist_check;       /* after every step, check the ranks' params are equal  */
+    double          bucket_mb;        /* gradient bucket size in MiB; 0: 1                    */
 } gx_train_config;
 
 void gx_train_config_defaults(gx_train_config *c);
@@ -107,6 +114,25 @@ void      gx_trainer_free(gx_trainer *t);
 double    gx_trainer_val_loss(const gx_trainer *t);
 /* steps done so far (a resumed run counts the checkpoint's) */
 int64_t   gx_trainer_step_count(const gx_trainer *t);
+
+/* ---- data-parallel runs (c->dist set) ---- */
+
+/* Synchronised start, a collective every rank calls after gx_trainer_new succeeded on all of
+ * them: checks the ranks run the same graph, dims and data, then broadcasts rank 0's params,
+ * optimizer state and step. */
+gx_status gx_trainer_sync_start(gx_trainer *t, gx_diag *d);
+/* After a failed run: 1 when every rank failed alike (a NaN stop, rank 0's checkpoint write),
+ * so the others are not waiting; 0 when only this rank knows, and the job must be aborted. */
+int       gx_trainer_error_agreed(const gx_trainer *t);
+typedef struct gx_trainer_dist_stats {
+    int     ranks;
+    int32_t buckets;
+    size_t  grad_bytes;     /* gradients averaged per step                          */
+    int64_t steps;          /* steps this run made                                 */
+    double  step_s;         /* the steps' own time                                  */
+    double  wait_s;         /* of which waiting for the gradient allreduce           */
+} gx_trainer_dist_stats;
+void      gx_trainer_dist_stats_of(const gx_trainer *t, gx_trainer_dist_stats *out);
 
 /* ---- pieces of a run, for `gexec bench` ---- */
 

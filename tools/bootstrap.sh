@@ -13,7 +13,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 packages=(cmake make gcc g++ pkg-config python3
           libcmocka-dev libcjson-dev libsleef-dev libopenblas-dev
           glslang-tools libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers chromium
-          python3-protobuf python3-crcmod valgrind)
+          python3-protobuf python3-crcmod valgrind openmpi-bin libopenmpi-dev)
 
 install_missing() {
     local missing=()

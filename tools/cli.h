@@ -64,6 +64,12 @@ void cli_print_help(const cli_verb *verb, FILE *f);
 /* print "gexec: error: ..." (the diag's message) and return 1 */
 int  cli_fail(const gx_diag *d);
 int  cli_failf(const char *fmt, ...) GX_PRINTF(1, 2);
+/* Ranks of a distributed run: with capture on, cli_fail and cli_failf keep their first
+ * message (cli_captured) instead of printing it, so that only one rank prints an error every
+ * rank had. A prefix ("rank 1: ") goes after "gexec: " in what is printed. */
+void cli_error_capture(int on);
+const char *cli_captured(void);
+void cli_error_prefix(const char *prefix);
 
 /* a registry with the built-in and GEXEC_PLUGIN_PATH plugins; NULL (message printed) on error */
 gx_registry *cli_registry(void);

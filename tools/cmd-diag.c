@@ -33,7 +33,10 @@ static int diag_flags(const cli_opts *o, gx_train_config *c, void *user) {
         c->n_dims = u->n_dims;
     }
     for (int i = 0; i < c->n_dims; i++) {   /* the data set's batch is the graph's B and T */
-        if (strcmp(c->dims[i].name, "B") == 0) c->batch = c->dims[i].value;
+        if (strcmp(c->dims[i].name, "B") == 0) {
+            c->batch = c->dims[i].value;
+            c->batch_flag = 1;
+        }
         if (strcmp(c->dims[i].name, "T") == 0) c->bptt = c->dims[i].value;
     }
     for (int k = 0; k < o->n_extra; k++) {

@@ -4,6 +4,7 @@
  */
 #define _POSIX_C_SOURCE 200809L   /* isatty */
 #include "cli.h"
+#include "dist.h"
 #include "train.h"
 
 #include <errno.h>
@@ -41,6 +42,8 @@ int cli_parse_count(const char *verb, const char *flag, const char *s, int64_t l
 #define parse_num(flag, s, lo, hi, out) cli_parse_num("train", flag, s, lo, hi, out)
 #define parse_count(flag, s, lo, out)   cli_parse_count("train", flag, s, lo, out)
 
+static gx_dist *dist;   /* --distributed: MPI, started before the trainer */
+
 /* flags override the graph's train block */
 static int apply_flags(const cli_opts *o, gx_train_config *c) {
     int64_t i;
@@ -66,7 +69,10 @@ static int apply_flags(const cli_opts *o, gx_train_config *c) {
         else if (strcmp(n, "--task") == 0) c->task = a;
         else if (strcmp(n, "--steps") == 0) { if (!parse_count(n, a, 1, &c->steps)) return 0; }
         else if (strcmp(n, "--epochs") == 0) { if (!parse_count(n, a, 1, &c->epochs)) return 0; }
-        else if (strcmp(n, "--batch") == 0) { if (!parse_count(n, a, 1, &c->batch)) return 0; }
+        else if (strcmp(n, "--batch") == 0) {
+            if (!parse_count(n, a, 1, &c->batch)) return 0;
+            c->batch_flag = 1;
+        }
         else if (strcmp(n, "--bptt") == 0) { if (!parse_count(n, a, 1, &c->bptt)) return 0; }
         else if (strcmp(n, "--lr") == 0) { if (!parse_num(n, a, 0, 1e6, &c->optim.lr)) return 0; }
         else if (strcmp(n, "--momentum") == 0) { if (!parse_num(n, a, 0, 0.9999999, &c->optim.momentum)) return 0; }
@@ -115,7 +121,9 @@ static int apply_flags(const cli_opts *o, gx_train_config *c) {
                 return 0;
             }
             c->nan_skip = strcmp(a, "skip") == 0;
-        }
+        } else if (strcmp(n, "--distributed") == 0) c->dist = dist;
+        else if (strcmp(n, "--dist-check") == 0) c->dist_check = 1;
+        else if (strcmp(n, "--bucket-mb") == 0) { if (!parse_num(n, a, 1e-6, 1024, &c->bucket_mb)) return 0; }
     }
     if (c->sched.kind == GX_SCHED_STEP && c->sched.every <= 0) {
         cli_failf("gexec train: --schedule step needs --step-every N");
@@ -271,27 +279,110 @@ static int train_flags(const cli_opts *o, gx_train_config *c, void *user) {
     return apply_flags(o, c);
 }
 
+static int has_flag(const cli_opts *o, const char *flag, const char **arg) {
+    for (int k = 0; k < o->n_extra; k++)
+        if (strcmp(o->extra_name[k], flag) == 0) {
+            if (arg) *arg = o->extra_val[k];
+            return 1;
+        }
+    return 0;
+}
+
+/* --distributed: start MPI; 0, or the exit code after the message */
+static int start_dist(const cli_opts *o) {
+    const char *a = NULL;
+    double timeout = 300;
+    if (has_flag(o, "--dist-timeout", &a) && !parse_num("--dist-timeout", a, 0.001, 1e7, &timeout))
+        return 2;
+    if (!has_flag(o, "--distributed", NULL)) {
+        if (a || has_flag(o, "--dist-check", NULL) || has_flag(o, "--bucket-mb", NULL))
+            return cli_failf("gexec train: --dist-timeout, --dist-check and --bucket-mb need "
+                             "--distributed") + 1;
+        return 0;
+    }
+    gx_diag d;
+    gx_diag_init(&d);
+    if (gx_dist_init(timeout, &dist, &d) != GX_OK) return cli_fail(&d);
+    static char prefix[32];
+    snprintf(prefix, sizeof prefix, "rank %d: ", gx_dist_rank(dist));
+    if (gx_dist_size(dist) > 1) cli_error_prefix(prefix);
+    return 0;
+}
+
+/* After every rank set up its trainer (rc its exit code, messages captured): the lowest rank
+ * that failed prints its message, so an error every rank hit is printed once. 0 when all
+ * succeeded, else the exit code (1 where MPI itself failed). */
+static int agree_on_setup(int rc) {
+    gx_diag d;
+    gx_diag_init(&d);
+    int32_t first = rc ? gx_dist_rank(dist) : gx_dist_size(dist);
+    cli_error_capture(0);
+    if (gx_dist_allreduce(dist, &first, 1, GX_DTYPE_I32, GX_DIST_MIN, "the set-up", &d) != GX_OK) {
+        if (rc && cli_captured()[0]) fprintf(stderr, "gexec: rank %d: %s\n", gx_dist_rank(dist), cli_captured());
+        return cli_fail(&d);
+    }
+    if (first == gx_dist_size(dist)) return 0;
+    if (first == gx_dist_rank(dist)) {
+        if (first == 0) fprintf(stderr, "gexec: %s\n", cli_captured());
+        else fprintf(stderr, "gexec: rank %d: %s\n", (int)first, cli_captured());
+    }
+    return rc ? rc : 1;
+}
+
+/* the allreduce's share of the step, rank 0's view, for the closing line */
+static void print_dist_stats(const gx_trainer *t) {
+    gx_trainer_dist_stats s;
+    gx_trainer_dist_stats_of(t, &s);
+    if (s.ranks < 2 || s.steps == 0) return;
+    double ms = 1e3 * s.step_s / (double)s.steps, wait = 1e3 * s.wait_s / (double)s.steps;
+    fprintf(stderr, "gexec: %d ranks: %.2f MiB of gradients per step in %d bucket%s; a step "
+            "took %.1f ms, of which %.2f ms (%.1f%%) waiting for the gradient allreduce\n",
+            s.ranks, (double)s.grad_bytes / 1048576.0, (int)s.buckets, s.buckets == 1 ? "" : "s",
+            ms, wait, ms > 0 ? 100.0 * wait / ms : 0.0);
+}
+
 int cmd_train(const cli_opts *o) {
     gx_diag d;
     gx_diag_init(&d);
     gx_train_config c;
     gx_registry *reg;
     gx_trainer *t;
-    int rc = cli_trainer(o, train_flags, NULL, &c, &reg, &t);
+    int rc = start_dist(o);
     if (rc != 0) return rc;
-    progress p = {.tty = isatty(2), .quiet = 0, .log_every = c.log_every};
+    int rank = gx_dist_rank(dist), ranks = gx_dist_size(dist);
+    if (ranks > 1) cli_error_capture(1);
+    rc = cli_trainer(o, train_flags, NULL, &c, &reg, &t);
+    if (ranks > 1) rc = agree_on_setup(rc);
+    if (rc == 0 && ranks > 1 && gx_trainer_sync_start(t, &d) != GX_OK) {
+        /* a mismatch every rank saw is printed by rank 0 alone; an MPI failure by each */
+        if (rank == 0 || !gx_trainer_error_agreed(t)) cli_fail(&d);
+        rc = 1;
+    }
+    if (rc != 0) {
+        if (t) gx_trainer_free(t);
+        if (reg) gx_registry_free(reg);
+        gx_dist_finalize(dist);
+        dist = NULL;
+        return rc;
+    }
+    progress p = {.tty = isatty(2), .quiet = rank > 0, .log_every = c.log_every};
     for (int k = 0; k < o->n_extra; k++) p.quiet |= strcmp(o->extra_name[k], "--quiet") == 0;
     running = t;
     interrupted = 0;
     signal(SIGINT, on_stop_signal);
     signal(SIGTERM, on_stop_signal);
-    gx_status st = gx_trainer_run(t, report, &p, &d);
+    gx_status st = gx_trainer_run(t, rank == 0 ? report : NULL, &p, &d);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     running = NULL;
     close_line(&p);
-    rc = st == GX_OK ? 0 : cli_fail(&d);
-    if (st == GX_OK && interrupted) {
+    if (st != GX_OK) {
+        int agreed = gx_trainer_error_agreed(t);
+        rc = rank == 0 || !agreed ? cli_fail(&d) : 1;
+        /* an error only this rank saw: the others are waiting for it, so end the job */
+        if (!agreed) gx_dist_abort(dist, 1);
+    }
+    if (st == GX_OK && interrupted && rank == 0) {
         /* 128 + signal, as a shell reports a process the signal ended; the run is resumable */
         if (c.checkpoint)
             fprintf(stderr, "gexec: interrupted by %s: stopped at step %lld; checkpoint %s written "
@@ -301,9 +392,12 @@ int cmd_train(const cli_opts *o) {
             fprintf(stderr, "gexec: interrupted by %s: stopped at step %lld (no --checkpoint: "
                     "nothing saved)\n", interrupted == SIGINT ? "SIGINT" : "SIGTERM",
                     (long long)gx_trainer_step_count(t));
-        rc = 128 + (int)interrupted;
     }
+    if (st == GX_OK && interrupted) rc = 128 + (int)interrupted;
+    if (st == GX_OK && rank == 0) print_dist_stats(t);
     gx_trainer_free(t);
     gx_registry_free(reg);
+    gx_dist_finalize(dist);
+    dist = NULL;
     return rc;
 }

@@ -92,6 +92,13 @@ static const cli_option train_opts[] = {
     {"--nan", "stop|skip", "a step whose loss or gradient is NaN/Inf: find the op and time step "
                            "that made it, then stop (default) or skip the step"},
     {"--max-memory", "SIZE", "the most memory params, inputs and plans may take (512M, 2G; default: physical memory)"},
+    {"--distributed", NULL, "data-parallel training under mpirun: --batch per rank, gradients "
+                            "averaged with MPI_Allreduce, rank 0 logs and checkpoints"},
+    {"--dist-check", NULL, "distributed: check after every step that all ranks hold the same "
+                           "params (a debugging aid)"},
+    {"--dist-timeout", "S", "distributed: fail when the other ranks do not answer for S seconds "
+                            "(default 300)"},
+    {"--bucket-mb", "X", "distributed: gradients are averaged in buckets of X MiB (default 1)"},
     {NULL, NULL, NULL},
 };
 static const cli_option bench_opts[] = {
@@ -203,18 +210,32 @@ static const cli_verb verbs[] = {
 };
 #define N_VERBS ((int)(sizeof verbs / sizeof verbs[0]))
 
+static int capture_on;
+static char captured[2048];
+static const char *err_prefix = "";
+
+void cli_error_capture(int on) {
+    if (on && !capture_on) captured[0] = '\0';   /* turning it off keeps the message */
+    capture_on = on;
+}
+const char *cli_captured(void) { return captured; }
+void cli_error_prefix(const char *prefix) { err_prefix = prefix ? prefix : ""; }
+
 int cli_fail(const gx_diag *d) {
-    fprintf(stderr, "gexec: %s\n", d->status != GX_OK ? d->msg : "error: failed");
+    const char *msg = d->status != GX_OK ? d->msg : "error: failed";
+    if (!capture_on) fprintf(stderr, "gexec: %s%s\n", err_prefix, msg);
+    else if (captured[0] == '\0') snprintf(captured, sizeof captured, "%s", msg);
     return 1;
 }
 
 int cli_failf(const char *fmt, ...) {
+    char msg[sizeof captured - 8];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "gexec: error: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (!capture_on) fprintf(stderr, "gexec: %serror: %s\n", err_prefix, msg);
+    else if (captured[0] == '\0') snprintf(captured, sizeof captured, "error: %s", msg);
     return 1;
 }
 
