@@ -37,6 +37,12 @@ if [ "$(id -u)" -eq 0 ]; then
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
+# sanitizer build: Open MPI's own leaks at exit are suppressed (tests/lsan-mpi.supp says why);
+# whole stacks (no fast unwinding: Open MPI has no frame pointers) and components kept loaded
+# make the suppressions match. The plain build ignores both.
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$HERE/../lsan-mpi.supp:print_suppressions=0"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
+export OMPI_MCA_mca_base_component_disable_dlclose=1
 MPI=(mpirun -np 2 --oversubscribe)
 
 head -c 60000 "$SRC/graphs/data/tinyshakespeare.txt" >text.txt
