@@ -637,7 +637,7 @@ static gx_status setup_buckets(gx_trainer *t, gx_diag *d) {
                             gx_dtype_name((gx_dtype)dtype));
     }
     if (st == GX_OK) st = gx_exec_ready_steps(t->e, t->grad_val, np, t->ready, d);
-    double mb = t->c.bucket_mb > 0 ? t->c.bucket_mb : 1.0;
+    double mb = t->c.bucket_mb > 0 ? t->c.bucket_mb : 4.0;
     /* extras: the loss, the metrics, the stop flag */
     if (st == GX_OK)
         st = gx_dist_grads_new(t->dist, np, numel, dtype, t->ready, (size_t)(mb * 1048576.0),

@@ -58,7 +58,7 @@ typedef struct gx_train_config {
      * batch (batch * ranks) and rank r trains on rows [r * batch, (r + 1) * batch) */
     struct gx_dist *dist;             /* NULL: one process                                    */
     int             dist_check;       /* after every step, check the ranks' params are equal  */
-    double          bucket_mb;        /* gradient bucket size in MiB; 0: 1                    */
+    double          bucket_mb;        /* gradient bucket size in MiB; 0: 4                    */
 } gx_train_config;
 
 void gx_train_config_defaults(gx_train_config *c);

@@ -98,7 +98,7 @@ static const cli_option train_opts[] = {
                            "params (a debugging aid)"},
     {"--dist-timeout", "S", "distributed: fail when the other ranks do not answer for S seconds "
                             "(default 300)"},
-    {"--bucket-mb", "X", "distributed: gradients are averaged in buckets of X MiB (default 1)"},
+    {"--bucket-mb", "X", "distributed: gradients are averaged in buckets of X MiB (default 4)"},
     {NULL, NULL, NULL},
 };
 static const cli_option bench_opts[] = {
