@@ -6,25 +6,11 @@ the prefixes (default: param. optim. state.): the same names and shapes, and eve
 X (default 1e-5) of the other, relative to the largest magnitude in that tensor (so a tensor of
 small values is not held to a looser absolute bound). Prints the worst difference per tensor kind
 and exits 1 on any mismatch. Standard library only."""
-import json, struct, sys
-from array import array
+import sys
 
-
-def read(path):
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
-    base = 8 + n
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__" or t["dtype"] not in ("F32", "F64"):
-            continue
-        a = array("f" if t["dtype"] == "F32" else "d")
-        lo, hi = t["data_offsets"]
-        a.frombytes(blob[base + lo:base + hi])
-        out[name] = (t["shape"], a)
-    return out
+import os
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # st_floats beside it
+import st_floats  # noqa: E402
 
 
 def main():
@@ -41,7 +27,7 @@ def main():
     if len(files) != 2:
         sys.exit(__doc__)
     prefixes = prefixes or ["param.", "optim.", "state."]
-    a, b = read(files[0]), read(files[1])
+    a, b = st_floats.read(files[0]), st_floats.read(files[1])
     pick = lambda d: {k for k in d if any(k.startswith(p) for p in prefixes)}
     if pick(a) != pick(b):
         print("different tensors: only in A: %s; only in B: %s"

@@ -9,27 +9,11 @@ grad.<eps> where the graph adds a zero input eps [B, T, H] to h after the cell (
 is dL/dh_t). With --gates: the gate statistics of two runs (a fused and a composite cell) agree
 (means and spreads to 2e-4, percentiles to 2e-3, saturated fractions to 0.5%). Standard library
 only. Exit 0 when all agree within the relative tolerance."""
-import json, math, struct, sys
-from array import array
+import json, math, sys
 
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
-    base = 8 + n
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        if t["dtype"] not in ("F32", "F64"):
-            continue
-        a = array("f" if t["dtype"] == "F32" else "d")
-        lo, hi = t["data_offsets"]
-        a.frombytes(blob[base + lo:base + hi])
-        out[name] = (t["shape"], a)
-    return out
+import os
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # st_floats beside it
+import st_floats  # noqa: E402
 
 
 def norm(xs):
@@ -77,7 +61,7 @@ def main():
         else:
             pos.append(args[i])
             i += 1
-    grads = read_safetensors(pos[0])
+    grads = st_floats.read(pos[0])
     recs = [json.loads(l) for l in open(pos[1]) if l.strip()]
     diag = [r for r in recs if r.get("type") == "diag"][0]
     tol = float(opts["--tol"])

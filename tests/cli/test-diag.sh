@@ -195,12 +195,11 @@ expect_ok "$GEXEC" diag attn.ckpt --data "$FIXA/reverse.jsonl" --diag attn-one \
 check "gexec diag prints a distribution probe's entropy and weights" \
     out_has "distribution ctx/attn: mean entropy"
 # the weights are the softmax recomputed from the params and the batch: batch row 0, every step
-run "$PY" - "$HERE/diag-compare.py" attn.ckpt attn-batch.safetensors attn-one/diag.jsonl <<'P'
-import importlib.util, json, math, sys
-spec = importlib.util.spec_from_file_location("dc", sys.argv[1])
-dc = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(dc)
-p, b = dc.read_safetensors(sys.argv[2]), dc.read_safetensors(sys.argv[3])
+run "$PY" - "$HERE" attn.ckpt attn-batch.safetensors attn-one/diag.jsonl <<'P'
+import json, math, sys
+sys.path.insert(0, sys.argv[1])
+import st_floats
+p, b = st_floats.read(sys.argv[2]), st_floats.read(sys.argv[3])
 rec = [r for r in map(json.loads, open(sys.argv[4])) if r["type"] == "diag"][-1]
 (T, H), Wq = p["param.W_q"]
 (S, _), K = p["param.K"]
