@@ -25,13 +25,11 @@ struct gx_dist {
     int     rank, size;
     double  timeout_s;
     double  wait_s;       /* time in wait_done */
-    int64_t n_coll;
 };
 
 int gx_dist_rank(const gx_dist *g) { return g ? g->rank : 0; }
 int gx_dist_size(const gx_dist *g) { return g ? g->size : 1; }
 double gx_dist_wait_seconds(const gx_dist *g) { return g ? g->wait_s : 0; }
-int64_t gx_dist_collectives(const gx_dist *g) { return g ? g->n_coll : 0; }
 
 typedef struct bucket {
     int32_t first, count;    /* gradients order[first .. first + count) */
@@ -222,7 +220,6 @@ static gx_status wait_done(gx_dist *g, MPI_Request *r, const char *what, gx_diag
         if (ns < 1000000) ns *= 2;
     }
     g->wait_s += wall() - t0;
-    g->n_coll++;
     return GX_OK;
 }
 
@@ -243,13 +240,12 @@ static MPI_Op mpi_op(gx_dist_op op) {
 #define CHUNK ((int64_t)1 << 30)
 
 gx_status gx_dist_bcast(gx_dist *g, void *buf, size_t bytes, const char *what, gx_diag *d) {
-    for (size_t at = 0; at < bytes || (bytes == 0 && at == 0); at += (size_t)CHUNK) {
+    for (size_t at = 0; at < bytes; at += (size_t)CHUNK) {
         int n = (int)(bytes - at < (size_t)CHUNK ? bytes - at : (size_t)CHUNK);
         MPI_Request r;
         int rc = MPI_Ibcast((char *)buf + at, n, MPI_BYTE, 0, MPI_COMM_WORLD, &r);
         if (rc != MPI_SUCCESS) return mpi_fail(g, rc, what, d);
         GX_TRY(wait_done(g, &r, what, d));
-        if (bytes == 0) break;
     }
     return GX_OK;
 }

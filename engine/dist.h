@@ -47,9 +47,8 @@ gx_status gx_dist_allreduce(gx_dist *g, void *buf, int64_t n, int dtype, gx_dist
 /* every rank's `bytes` into rank 0's recv (rank order); recv is ignored on other ranks */
 gx_status gx_dist_gather(gx_dist *g, const void *send, size_t bytes, void *recv,
                          const char *what, gx_diag *d);
-/* seconds spent waiting in collectives, and their count, since the last reset */
+/* seconds spent waiting in collectives so far */
 double    gx_dist_wait_seconds(const gx_dist *g);
-int64_t   gx_dist_collectives(const gx_dist *g);
 
 /*
  * Gradient buckets. The gradients (all of one float dtype) are averaged in buckets of about

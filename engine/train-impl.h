@@ -76,6 +76,7 @@ struct gx_trainer {
     int             agreed_error;  /* gx_trainer_error_agreed */
     double          step_s, wait_s;
     int64_t         run_steps;
+    int64_t         skew_step;     /* GEXEC_TEST_DIST_SKEW on rank 1 (testing --dist-check); 0: none */
 };
 
 /* ---- train-dist.c ---- */

@@ -566,6 +566,8 @@ gx_status gx_trainer_new(gx_registry *reg, const char *path, gx_ast_module *m,
     t->dist = c->dist;
     t->rank = gx_dist_rank(c->dist);
     t->nranks = gx_dist_size(c->dist);
+    const char *skew = t->rank == 1 ? getenv("GEXEC_TEST_DIST_SKEW") : NULL;
+    t->skew_step = skew ? atoll(skew) : 0;
     if (t->rank > 0) {   /* diagnostics are rank 0's */
         t->c.diag_dir = t->c.tensorboard = NULL;
         t->c.diag = 0;
@@ -1149,8 +1151,7 @@ static gx_status train_step(gx_trainer *t, gx_train_event *ev, gx_diag *d) {
     double t0 = now_s();
     gx_status st = step_on(t, t->step, 0, ev, d);
     /* testing --dist-check: GEXEC_TEST_DIST_SKEW=K nudges rank 1's first param after step K */
-    const char *skew = t->rank == 1 ? getenv("GEXEC_TEST_DIST_SKEW") : NULL;
-    if (st == GX_OK && skew && atoll(skew) == t->step && gx_optim_n_params(t->opt) > 0) {
+    if (st == GX_OK && t->skew_step > 0 && t->skew_step == t->step && gx_optim_n_params(t->opt) > 0) {
         gx_optim_param *p = gx_optim_param_at(t->opt, 0);
         if (p->dtype == GX_DTYPE_F32) ((float *)p->data)[0] += 1e-3f;
         else if (p->dtype == GX_DTYPE_F64) ((double *)p->data)[0] += 1e-3;

@@ -295,10 +295,9 @@ static int start_dist(const cli_opts *o) {
     if (has_flag(o, "--dist-timeout", &a) && !parse_num("--dist-timeout", a, 0.001, 1e7, &timeout))
         return 2;
     if (!has_flag(o, "--distributed", NULL)) {
-        if (a || has_flag(o, "--dist-check", NULL) || has_flag(o, "--bucket-mb", NULL))
-            return cli_failf("gexec train: --dist-timeout, --dist-check and --bucket-mb need "
-                             "--distributed") + 1;
-        return 0;
+        if (!a && !has_flag(o, "--dist-check", NULL) && !has_flag(o, "--bucket-mb", NULL)) return 0;
+        cli_failf("gexec train: --dist-timeout, --dist-check and --bucket-mb need --distributed");
+        return 2;
     }
     gx_diag d;
     gx_diag_init(&d);
@@ -317,16 +316,12 @@ static int agree_on_setup(int rc) {
     gx_diag_init(&d);
     int32_t first = rc ? gx_dist_rank(dist) : gx_dist_size(dist);
     cli_error_capture(0);
-    if (gx_dist_allreduce(dist, &first, 1, GX_DTYPE_I32, GX_DIST_MIN, "the set-up", &d) != GX_OK) {
-        if (rc && cli_captured()[0]) fprintf(stderr, "gexec: rank %d: %s\n", gx_dist_rank(dist), cli_captured());
-        return cli_fail(&d);
-    }
-    if (first == gx_dist_size(dist)) return 0;
-    if (first == gx_dist_rank(dist)) {
-        if (first == 0) fprintf(stderr, "gexec: %s\n", cli_captured());
-        else fprintf(stderr, "gexec: rank %d: %s\n", (int)first, cli_captured());
-    }
-    return rc ? rc : 1;
+    gx_status st = gx_dist_allreduce(dist, &first, 1, GX_DTYPE_I32, GX_DIST_MIN, "the set-up", &d);
+    /* without an agreement every failed rank speaks */
+    if (rc && (st != GX_OK || first == gx_dist_rank(dist)))
+        fprintf(stderr, "gexec: rank %d: %s\n", gx_dist_rank(dist), cli_captured());
+    if (st != GX_OK) return cli_fail(&d);
+    return first == gx_dist_size(dist) ? 0 : rc ? rc : 1;
 }
 
 /* the allreduce's share of the step, rank 0's view, for the closing line */
@@ -359,8 +354,8 @@ int cmd_train(const cli_opts *o) {
         rc = 1;
     }
     if (rc != 0) {
-        if (t) gx_trainer_free(t);
-        if (reg) gx_registry_free(reg);
+        gx_trainer_free(t);
+        gx_registry_free(reg);
         gx_dist_finalize(dist);
         dist = NULL;
         return rc;
